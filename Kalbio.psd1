@@ -1,0 +1,26 @@
+@{
+    RootModule           = 'Kalbio.PowerShell.dll'
+    ModuleVersion        = '0.1.0'
+    CompatiblePSEditions = @('Core')
+    GUID                 = '8009e640-f501-435e-8418-6577ea0c14a8'
+    Author               = 'Kalbio.PowerShell contributors'
+    CompanyName          = 'Kalbio.PowerShell contributors'
+    Copyright            = '(c) Kalbio.PowerShell contributors. MIT License.'
+    Description          = 'Automates the Kaleidoscope file-registration workflow: connect with client credentials, download registration files, and submit per-record results from the pipeline.'
+    PowerShellVersion    = '7.4'
+    FormatsToProcess     = @()
+    CmdletsToExport      = @(
+        'Connect-KalApi'
+        'Disconnect-KalApi'
+        'Get-KalConnection'
+    )
+    FunctionsToExport    = @()
+    AliasesToExport      = @()
+    VariablesToExport    = @()
+    PrivateData          = @{
+        PSData = @{
+            Tags         = @('Kaleidoscope', 'Kalbio', 'LabData', 'Registration', 'API', 'PSEdition_Core', 'Linux', 'Windows', 'MacOS')
+            ReleaseNotes = 'Initial release.'
+        }
+    }
+}
