@@ -8,7 +8,7 @@
     Copyright            = '(c) Kalbio.PowerShell contributors. MIT License.'
     Description          = 'Automates the Kaleidoscope file-registration workflow: connect with client credentials, download registration files, and submit per-record results from the pipeline.'
     PowerShellVersion    = '7.4'
-    FormatsToProcess     = @()
+    FormatsToProcess     = @('Kalbio.format.ps1xml')
     CmdletsToExport      = @(
         'Connect-KalApi'
         'Disconnect-KalApi'

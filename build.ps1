@@ -1,0 +1,159 @@
+#Requires -Version 7.4
+<#
+.SYNOPSIS
+    Builds, tests, packages and demonstrates the Kalbio PowerShell module.
+.DESCRIPTION
+    Build    compiles the solution and assembles the importable module in out/Kalbio and the sandbox in out/sandbox.
+    Test     Build, then the xunit tests, then the Pester tests (in a child pwsh that imports out/Kalbio);
+             exits non-zero when any test fails.
+    Sandbox  Build, then runs the local Kaleidoscope API emulator in the foreground (Ctrl+C stops it).
+    Clean    removes out/ and every bin/ and obj/ folder.
+.EXAMPLE
+    dotnet tool restore && dotnet pwsh ./build.ps1 -Task Test
+#>
+[CmdletBinding()]
+param(
+    [ValidateSet('Build', 'Test', 'Sandbox', 'Clean')]
+    [string[]] $Task = 'Build',
+
+    [ValidateSet('Debug', 'Release')]
+    [string] $Configuration = 'Release',
+
+    # Port for -Task Sandbox.
+    [int] $Port = 5080,
+
+    # Runs only the Pester files whose names match (e.g. Connection); xunit is skipped when given.
+    [string] $PesterFilter
+)
+
+$ErrorActionPreference = 'Stop'
+Set-StrictMode -Version Latest
+if ($env:CI) { $PSStyle.OutputRendering = 'PlainText' }
+
+$Root = $PSScriptRoot
+$Out = Join-Path $Root 'out'
+$ModuleOut = Join-Path $Out 'Kalbio'
+$SandboxOut = Join-Path $Out 'sandbox'
+$ResultsOut = Join-Path $Out 'test-results'
+$ModuleProject = Join-Path $Root 'src/Kalbio.PowerShell'
+$SandboxProject = Join-Path $Root 'src/Kalbio.Sandbox'
+$TestProject = Join-Path $Root 'tests/Kalbio.PowerShell.Tests'
+
+function Invoke-Native {
+    param([Parameter(Mandatory)][string] $FilePath, [string[]] $ArgumentList = @())
+    & $FilePath @ArgumentList
+    if ($LASTEXITCODE -ne 0) { throw "'$FilePath $($ArgumentList -join ' ')' failed with exit code $LASTEXITCODE." }
+}
+
+# The pwsh that runs this script, as a command line: 'dotnet pwsh.dll' for the local tool, else pwsh itself.
+function Get-PwshCommand {
+    $process = [Environment]::ProcessPath
+    if ([IO.Path]::GetFileNameWithoutExtension($process) -eq 'dotnet') {
+        return @($process, (Join-Path $PSHOME 'pwsh.dll'))
+    }
+    return @($process)
+}
+
+function Get-NuGetPackagesFolder {
+    if ($env:NUGET_PACKAGES) { return $env:NUGET_PACKAGES }
+    $line = @(& dotnet nuget locals global-packages --list) -match 'global-packages:' | Select-Object -First 1
+    return ($line -replace '^.*global-packages:\s*', '').Trim()
+}
+
+function Invoke-Clean {
+    foreach ($folder in @($Out) + (Get-ChildItem $Root -Directory -Recurse -Include bin, obj -ErrorAction SilentlyContinue).FullName) {
+        if (Test-Path $folder) { Remove-Item -LiteralPath $folder -Recurse -Force }
+    }
+}
+
+function Invoke-Build {
+    Invoke-Native dotnet @('build', (Join-Path $Root 'Kalbio.PowerShell.sln'), '-c', $Configuration, '--nologo', '-v', 'quiet', '-clp:NoSummary;ErrorsOnly')
+
+    if (Test-Path $ModuleOut) { Remove-Item -LiteralPath $ModuleOut -Recurse -Force }
+    $null = New-Item -ItemType Directory -Path $ModuleOut -Force
+    $binaries = Join-Path $ModuleProject "bin/$Configuration/netstandard2.0"
+    # The module's own assembly and its dependency closure; PowerShell supplies System.Management.Automation.
+    Get-ChildItem -LiteralPath $binaries -Filter *.dll |
+        Where-Object Name -NE 'System.Management.Automation.dll' |
+        Copy-Item -Destination $ModuleOut
+    Copy-Item -LiteralPath (Join-Path $Root 'Kalbio.psd1') -Destination $ModuleOut
+    Get-ChildItem -LiteralPath $ModuleProject -Filter *.ps1xml | Copy-Item -Destination $ModuleOut
+
+    if (Test-Path $SandboxOut) { Remove-Item -LiteralPath $SandboxOut -Recurse -Force }
+    Copy-Item -LiteralPath (Join-Path $SandboxProject "bin/$Configuration/net10.0") -Destination $SandboxOut -Recurse
+
+    $manifest = Test-ModuleManifest -Path (Join-Path $ModuleOut 'Kalbio.psd1')
+    Write-Host "Built $($manifest.Name) $($manifest.Version) in $ModuleOut"
+}
+
+function Read-TrxCounts([string] $Path) {
+    [xml] $trx = Get-Content -LiteralPath $Path -Raw
+    $counters = $trx.TestRun.ResultSummary.Counters
+    [pscustomobject]@{
+        Passed  = [int] $counters.passed
+        Failed  = [int] $counters.failed + [int] $counters.error + [int] $counters.timeout + [int] $counters.aborted
+        Skipped = [int] $counters.notExecuted
+    }
+}
+
+function Invoke-Test {
+    Invoke-Build
+    if (Test-Path $ResultsOut) { Remove-Item -LiteralPath $ResultsOut -Recurse -Force }
+    $null = New-Item -ItemType Directory -Path $ResultsOut
+    $totals = [ordered]@{ Passed = 0; Failed = 0; Skipped = 0 }
+    $failedSuites = [Collections.Generic.List[string]]::new()
+
+    if (-not $PesterFilter) {
+        Write-Host "`n=== xunit ===" -ForegroundColor Cyan
+        & dotnet test $TestProject -c $Configuration --no-build --nologo `
+            --results-directory $ResultsOut --logger 'trx;LogFileName=xunit.trx' --logger 'console;verbosity=normal'
+        if ($LASTEXITCODE -ne 0) { $failedSuites.Add('xunit') }
+        $trxPath = Join-Path $ResultsOut 'xunit.trx'
+        if (Test-Path $trxPath) {
+            $xunit = Read-TrxCounts $trxPath
+            foreach ($name in 'Passed', 'Failed', 'Skipped') { $totals[$name] += $xunit.$name }
+        } elseif ($failedSuites -notcontains 'xunit') {
+            $failedSuites.Add('xunit (no results)')
+        }
+    }
+
+    Write-Host "`n=== Pester ===" -ForegroundColor Cyan
+    $pester = Join-Path (Get-NuGetPackagesFolder) 'pester/5.7.1/tools/Pester.psd1'
+    if (-not (Test-Path $pester)) { throw "Pester 5.7.1 was not restored to $pester; the test project's PackageDownload brings it." }
+    $summaryPath = Join-Path $ResultsOut 'pester-summary.json'
+    $pwsh = @(Get-PwshCommand)
+    $runner = Join-Path $Root 'tests/pester/Invoke-PesterSuite.ps1'
+    $arguments = @('-NoProfile', '-NonInteractive', '-File', $runner,
+        '-PesterPath', $pester, '-ModulePath', $ModuleOut, '-SandboxPath', (Join-Path $SandboxOut 'Kalbio.Sandbox.dll'),
+        '-SummaryPath', $summaryPath, '-ResultPath', (Join-Path $ResultsOut 'pester.xml'))
+    if ($PesterFilter) { $arguments += @('-Filter', $PesterFilter) }
+    & $pwsh[0] @($pwsh | Select-Object -Skip 1) @arguments
+    if ($LASTEXITCODE -ne 0) { $failedSuites.Add('Pester') }
+    if (Test-Path $summaryPath) {
+        $summary = Get-Content -LiteralPath $summaryPath -Raw | ConvertFrom-Json
+        foreach ($name in 'Passed', 'Failed', 'Skipped') { $totals[$name] += $summary.$name }
+    } elseif ($failedSuites -notcontains 'Pester') {
+        $failedSuites.Add('Pester (no results)')
+    }
+
+    Write-Host ''
+    Write-Host "Total: $($totals.Passed) passed, $($totals.Failed) failed, $($totals.Skipped) skipped"
+    if ($failedSuites.Count -gt 0 -or $totals.Failed -gt 0 -or $totals.Passed -eq 0) {
+        throw "Tests failed: $(if ($failedSuites.Count) { $failedSuites -join ', ' } else { 'see above' })."
+    }
+}
+
+function Invoke-Sandbox {
+    Invoke-Build
+    Write-Host "Starting the Kaleidoscope sandbox on 127.0.0.1:$Port (client id 'sandbox-client', secret 'sandbox-secret'); Ctrl+C stops it."
+    Invoke-Native dotnet @((Join-Path $SandboxOut 'Kalbio.Sandbox.dll'), '--port', $Port, '--seed-demo')
+}
+
+foreach ($name in $Task) {
+    switch ($name) {
+        'Clean' { Invoke-Clean }
+        'Build' { Invoke-Build }
+        'Test' { Invoke-Test }
+        'Sandbox' { Invoke-Sandbox }
+    }
+}

@@ -1,0 +1,117 @@
+using System;
+using System.Collections.Generic;
+
+namespace Kalbio.PowerShell.Client
+{
+    /// <summary>Everything needed to open a connection. Validated by <see cref="KalConnection"/>'s constructor.</summary>
+    public sealed class KalConnectionOptions
+    {
+        public const string DefaultBaseUri = "https://api.kaleidoscope.bio";
+        public const string ClientIdVariable = "KALEIDOSCOPE_API_CLIENT_ID";
+        public const string ClientSecretVariable = "KALEIDOSCOPE_API_CLIENT_SECRET";
+        public const string BaseUriVariable = "KALEIDOSCOPE_API_URL";
+
+        public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(100);
+        public const int DefaultMaximumRetryCount = 3;
+        public static readonly TimeSpan DefaultRetryInterval = TimeSpan.FromSeconds(1);
+
+        public Uri BaseUri { get; set; } = new Uri(DefaultBaseUri);
+
+        public string ClientId { get; set; } = string.Empty;
+
+        public string ClientSecret { get; set; } = string.Empty;
+
+        /// <summary>Sent with every request to the API host, the token request included (e.g. an identity-aware proxy's Authorization).</summary>
+        public IList<KeyValuePair<string, string>> AdditionalHeaders { get; } = new List<KeyValuePair<string, string>>();
+
+        public bool SkipCertificateCheck { get; set; }
+
+        /// <summary>How long a request may wait for the response headers, and for each read of the body.</summary>
+        public TimeSpan Timeout { get; set; } = DefaultTimeout;
+
+        public int MaximumRetryCount { get; set; } = DefaultMaximumRetryCount;
+
+        /// <summary>The first back-off delay; it doubles with each retry unless the server says Retry-After.</summary>
+        public TimeSpan RetryInterval { get; set; } = DefaultRetryInterval;
+
+        /// <summary>The longest wait honoured from a Retry-After header or the back-off.</summary>
+        public TimeSpan MaximumRetryDelay { get; set; } = TimeSpan.FromSeconds(60);
+
+        public string UserAgent { get; set; } = "Kalbio.PowerShell";
+
+        /// <summary>What a careful user should be told about these options before they are used.</summary>
+        public IEnumerable<string> SecurityWarnings()
+        {
+            if (SkipCertificateCheck)
+            {
+                yield return $"-SkipCertificateCheck is set: the TLS certificate of {BaseUri} is not checked, so anyone on the network path could read the client secret and the data. Use it only for a private deployment you trust.";
+            }
+
+            if (BaseUri.Scheme == Uri.UriSchemeHttp && !BaseUri.IsLoopback)
+            {
+                yield return $"{BaseUri} is plain http: the client secret, tokens and data cross the network unencrypted. Use https unless this is a test server.";
+            }
+        }
+
+        /// <summary>
+        /// Options from KALEIDOSCOPE_API_CLIENT_ID, KALEIDOSCOPE_API_CLIENT_SECRET and KALEIDOSCOPE_API_URL; null when
+        /// neither credential variable is set.
+        /// </summary>
+        public static KalConnectionOptions? FromEnvironment()
+        {
+            string? clientId = Environment.GetEnvironmentVariable(ClientIdVariable);
+            string? clientSecret = Environment.GetEnvironmentVariable(ClientSecretVariable);
+            if (string.IsNullOrEmpty(clientId) && string.IsNullOrEmpty(clientSecret))
+            {
+                return null;
+            }
+
+            if (string.IsNullOrEmpty(clientId) || string.IsNullOrEmpty(clientSecret))
+            {
+                string missing = string.IsNullOrEmpty(clientId) ? ClientIdVariable : ClientSecretVariable;
+                string present = string.IsNullOrEmpty(clientId) ? ClientSecretVariable : ClientIdVariable;
+                throw new KalInputException("IncompleteEnvironmentCredentials", $"{present} is set but {missing} is not. Set both, or run Connect-KalApi.", missing);
+            }
+
+            return new KalConnectionOptions
+            {
+                ClientId = clientId!,
+                ClientSecret = clientSecret!,
+                BaseUri = ParseBaseUri(Environment.GetEnvironmentVariable(BaseUriVariable) is { Length: > 0 } url ? url : DefaultBaseUri),
+            };
+        }
+
+        /// <summary>Reads the base URI the way users write it, with a clear error for anything that is not an absolute http(s) URI.</summary>
+        public static Uri ParseBaseUri(string? text)
+        {
+            if (string.IsNullOrWhiteSpace(text))
+            {
+                throw new KalInputException("InvalidBaseUri", "The base URI is empty. Give the API's address, e.g. https://api.kaleidoscope.bio.", "BaseUri", text);
+            }
+
+            if (!Uri.TryCreate(text!.Trim(), UriKind.Absolute, out Uri? uri)
+                || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps)
+                || string.IsNullOrEmpty(uri.Host))
+            {
+                throw new KalInputException(
+                    "InvalidBaseUri",
+                    $"The base URI '{text}' is not an absolute http:// or https:// address. Give the API's address, e.g. https://api.kaleidoscope.bio.",
+                    "BaseUri",
+                    text);
+            }
+
+            if (!string.IsNullOrEmpty(uri.Query) || !string.IsNullOrEmpty(uri.Fragment) || !string.IsNullOrEmpty(uri.UserInfo))
+            {
+                throw new KalInputException(
+                    "InvalidBaseUri",
+                    $"The base URI '{uri.GetLeftPart(UriPartial.Path)}' must not carry a query, fragment or user name. Give only the API's address.",
+                    "BaseUri",
+                    text);
+            }
+
+            // Normalise to a trailing slash so relative paths append instead of replacing the last segment.
+            string left = uri.GetLeftPart(UriPartial.Path);
+            return new Uri(left.EndsWith("/", StringComparison.Ordinal) ? left : left + "/");
+        }
+    }
+}

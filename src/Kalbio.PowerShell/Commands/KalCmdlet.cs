@@ -1,0 +1,117 @@
+using System;
+using System.Diagnostics;
+using System.Management.Automation;
+using System.Threading;
+using System.Threading.Tasks;
+using Kalbio.PowerShell.Client;
+
+namespace Kalbio.PowerShell.Commands
+{
+    /// <summary>
+    /// The base of every Kalbio cmdlet: cancellation on Ctrl+C, the core's messages written on the pipeline thread,
+    /// throttled progress, and ErrorRecords built one way.
+    /// </summary>
+    public abstract class KalCmdlet : PSCmdlet, IDisposable
+    {
+        private static readonly TimeSpan PumpInterval = TimeSpan.FromMilliseconds(50);
+        private static readonly TimeSpan ProgressInterval = TimeSpan.FromSeconds(1);
+
+        private readonly CancellationTokenSource _stopping = new CancellationTokenSource();
+        private readonly Stopwatch _sinceProgress = new Stopwatch();
+        private CmdletLog? _log;
+        private ProgressRecord? _pendingProgress;
+
+        /// <summary>Cancelled when the user presses Ctrl+C or the pipeline is stopped.</summary>
+        protected CancellationToken Cancellation => _stopping.Token;
+
+        internal IKalLog Log => _log ??= new CmdletLog(IsStreamEnabled("Verbose"), IsStreamEnabled("Debug"));
+
+        protected override void StopProcessing() => _stopping.Cancel();
+
+        /// <summary>
+        /// Runs core work on the thread pool while the pipeline thread writes its messages and progress; returns its
+        /// result or rethrows its exception. Cancellation by Ctrl+C ends the pipeline.
+        /// </summary>
+        internal T Run<T>(Func<CancellationToken, Task<T>> operation)
+        {
+            CmdletLog log = (CmdletLog)Log;
+            Task<T> task = Task.Run(() => operation(Cancellation));
+            while (!((IAsyncResult)task).AsyncWaitHandle.WaitOne(PumpInterval))
+            {
+                log.Drain(this);
+                WritePendingProgress(force: false);
+            }
+
+            log.Drain(this);
+            if (Cancellation.IsCancellationRequested && (task.IsCanceled || task.Exception?.GetBaseException() is OperationCanceledException))
+            {
+                throw new PipelineStoppedException();
+            }
+
+            return task.GetAwaiter().GetResult();
+        }
+
+        internal void Run(Func<CancellationToken, Task> operation) =>
+            Run(async cancellation =>
+            {
+                await operation(cancellation).ConfigureAwait(false);
+                return true;
+            });
+
+        /// <summary>Queues a progress update from any thread; at most one a second reaches the host.</summary>
+        internal void PostProgress(ProgressRecord record) => Interlocked.Exchange(ref _pendingProgress, record);
+
+        /// <summary>Writes the final state of an activity (call on the pipeline thread).</summary>
+        internal void CompleteProgress(ProgressRecord record)
+        {
+            Interlocked.Exchange(ref _pendingProgress, null);
+            record.RecordType = ProgressRecordType.Completed;
+            WriteProgress(record);
+        }
+
+        internal void WriteKalError(Exception exception, object? target, string? notFoundErrorId = null) =>
+            WriteError(KalErrors.ToErrorRecord(exception, target, notFoundErrorId));
+
+        internal void ThrowKalError(Exception exception, object? target, string? notFoundErrorId = null) =>
+            ThrowTerminatingError(KalErrors.ToErrorRecord(exception, target, notFoundErrorId));
+
+        internal static bool IsKalFailure(Exception exception) => exception is KalApiException || exception is KalInputException;
+
+        public void Dispose()
+        {
+            _stopping.Dispose();
+            GC.SuppressFinalize(this);
+        }
+
+        private void WritePendingProgress(bool force)
+        {
+            if (_pendingProgress is null || (!force && _sinceProgress.IsRunning && _sinceProgress.Elapsed < ProgressInterval))
+            {
+                return;
+            }
+
+            ProgressRecord? record = Interlocked.Exchange(ref _pendingProgress, null);
+            if (record != null)
+            {
+                WriteProgress(record);
+                _sinceProgress.Restart();
+            }
+        }
+
+        private bool IsStreamEnabled(string stream)
+        {
+            if (MyInvocation.BoundParameters.TryGetValue(stream, out object? bound) && bound is SwitchParameter flag)
+            {
+                return flag.IsPresent;
+            }
+
+            object? preference = GetVariableValue(stream + "Preference");
+            if (preference is ActionPreference action || (preference != null && Enum.TryParse(preference.ToString(), true, out action)))
+            {
+                return action != ActionPreference.SilentlyContinue && action != ActionPreference.Ignore;
+            }
+
+            return false;
+        }
+    }
+}

@@ -1,0 +1,52 @@
+using System;
+using System.Management.Automation;
+using Kalbio.PowerShell.Client;
+
+namespace Kalbio.PowerShell.Commands
+{
+    /// <summary>Turns the core's exceptions into ErrorRecords with stable ids, the right category and the server's message.</summary>
+    internal static class KalErrors
+    {
+        public static ErrorRecord ToErrorRecord(Exception exception, object? target, string? notFoundErrorId = null)
+        {
+            switch (exception)
+            {
+                case KalInputException input:
+                    return new ErrorRecord(input, input.ErrorId, ErrorCategory.InvalidArgument, input.Target ?? target);
+                case KalApiException api:
+                    (string id, ErrorCategory category) = Classify(api, notFoundErrorId);
+                    var record = new ErrorRecord(api, id, category, target);
+                    record.ErrorDetails = new ErrorDetails(api.Message);
+                    if (api.Kind == KalErrorKind.Authentication)
+                    {
+                        record.ErrorDetails.RecommendedAction = "Check the client id and secret, then run Connect-KalApi again.";
+                    }
+
+                    return record;
+                default:
+                    return new ErrorRecord(exception, "KalUnexpectedError", ErrorCategory.NotSpecified, target);
+            }
+        }
+
+        public static ErrorRecord Create(string errorId, ErrorCategory category, string message, object? target, Exception? inner = null) =>
+            new ErrorRecord(new KalInputException(errorId, message, null, target, inner), errorId, category, target);
+
+        private static (string Id, ErrorCategory Category) Classify(KalApiException api, string? notFoundErrorId)
+        {
+            switch (api.Kind)
+            {
+                case KalErrorKind.Authentication: return ("KalAuthenticationFailed", ErrorCategory.AuthenticationError);
+                case KalErrorKind.PermissionDenied: return ("KalPermissionDenied", ErrorCategory.PermissionDenied);
+                case KalErrorKind.NotFound: return (notFoundErrorId ?? "KalNotFound", ErrorCategory.ObjectNotFound);
+                case KalErrorKind.InvalidRequest: return ("KalInvalidRequest", ErrorCategory.InvalidData);
+                case KalErrorKind.Conflict: return ("KalConflict", ErrorCategory.ResourceExists);
+                case KalErrorKind.RateLimited: return ("KalRateLimited", ErrorCategory.LimitsExceeded);
+                case KalErrorKind.ServerError: return ("KalServerError", ErrorCategory.ConnectionError);
+                case KalErrorKind.Network: return ("KalConnectionFailed", ErrorCategory.ConnectionError);
+                case KalErrorKind.Timeout: return ("KalRequestTimedOut", ErrorCategory.OperationTimeout);
+                case KalErrorKind.InvalidResponse: return ("KalInvalidResponse", ErrorCategory.InvalidResult);
+                default: return ("KalRequestFailed", ErrorCategory.InvalidOperation);
+            }
+        }
+    }
+}

@@ -1,0 +1,46 @@
+using System;
+using System.Collections.Concurrent;
+using System.Collections.Generic;
+using System.Linq;
+using Kalbio.PowerShell.Client;
+using Kalbio.Sandbox;
+
+namespace Kalbio.PowerShell.Tests
+{
+    /// <summary>Collects what the core reports, so tests can read it (and check it for secrets).</summary>
+    internal sealed class RecordingLog : IKalLog
+    {
+        public ConcurrentQueue<string> Messages { get; } = new ConcurrentQueue<string>();
+
+        public bool IsVerboseEnabled => true;
+
+        public bool IsDebugEnabled => true;
+
+        public void Verbose(string message) => Messages.Enqueue("VERBOSE: " + message);
+
+        public void Debug(string message) => Messages.Enqueue("DEBUG: " + message);
+
+        public void Warning(string message) => Messages.Enqueue("WARNING: " + message);
+
+        public string All => string.Join(Environment.NewLine, Messages);
+    }
+
+    internal static class TestConnections
+    {
+        public static KalConnection To(SandboxFixture sandbox, Action<KalConnectionOptions>? configure = null)
+        {
+            var options = new KalConnectionOptions
+            {
+                BaseUri = KalConnectionOptions.ParseBaseUri(sandbox.BaseUri.ToString()),
+                ClientId = SandboxOptions.DefaultClientId,
+                ClientSecret = SandboxOptions.DefaultClientSecret,
+                RetryInterval = TimeSpan.FromMilliseconds(50),
+            };
+            configure?.Invoke(options);
+            return new KalConnection(options);
+        }
+
+        public static IReadOnlyList<RequestLogEntry> ApiRequests(this SandboxFixture sandbox) =>
+            sandbox.State.GetRequests().Where(r => r.Path != "/auth/oauth/token").ToList();
+    }
+}

@@ -1,0 +1,155 @@
+BeforeAll {
+    Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
+    Import-KalbioUnderTest
+    $script:Sandbox = Start-TestSandbox
+}
+
+AfterAll {
+    Disconnect-KalApi
+    if ($script:Sandbox) { Stop-TestSandbox $script:Sandbox }
+}
+
+Describe 'The built module' {
+    It 'has a valid manifest' {
+        $manifest = Test-ModuleManifest -Path (Join-Path $env:KALBIO_TEST_MODULE 'Kalbio.psd1')
+        $manifest.Name | Should -Be 'Kalbio'
+        $manifest.PowerShellVersion | Should -Be ([version] '7.4')
+        $manifest.CompatiblePSEditions | Should -Be @('Core')
+    }
+
+    It 'exports exactly the cmdlets the assembly defines, listed explicitly' {
+        $data = Import-PowerShellDataFile -Path (Join-Path $env:KALBIO_TEST_MODULE 'Kalbio.psd1')
+        $data.CmdletsToExport | Should -Not -Contain '*'
+        $data.FunctionsToExport.Count | Should -Be 0
+        $data.AliasesToExport.Count | Should -Be 0
+        $assembly = [Kalbio.PowerShell.Commands.KalCmdlet].Assembly
+        $defined = $assembly.GetExportedTypes() |
+            ForEach-Object { $_.GetCustomAttributes([System.Management.Automation.CmdletAttribute], $false) } |
+            ForEach-Object { '{0}-{1}' -f $_.VerbName, $_.NounName }
+        ($data.CmdletsToExport | Sort-Object) | Should -Be ($defined | Sort-Object)
+        ((Get-Command -Module Kalbio).Name | Sort-Object) | Should -Be ($defined | Sort-Object)
+    }
+
+    It 'does not ship System.Management.Automation' {
+        Join-Path $env:KALBIO_TEST_MODULE 'System.Management.Automation.dll' | Should -Not -Exist
+    }
+
+    It "binds to PowerShell's own System.Text.Json, not a copy in the module folder" {
+        $location = [System.Text.Json.JsonSerializer].Assembly.Location
+        $location | Should -Not -BeLike "$env:KALBIO_TEST_MODULE*"
+    }
+}
+
+Describe 'Connect-KalApi' {
+    BeforeEach {
+        Disconnect-KalApi
+        Invoke-Sandbox $script:Sandbox POST reset | Out-Null
+    }
+
+    It 'connects with -ClientId and -ClientSecret, obtaining a token at once' {
+        $connection = Connect-TestSandbox $script:Sandbox -PassThru
+        $connection.ClientId | Should -Be 'sandbox-client'
+        $connection.BaseUri | Should -Be "$($script:Sandbox.Uri)/"
+        $connection.TokenExpiresAt | Should -BeGreaterThan ([DateTimeOffset]::Now.AddMinutes(50))
+        (Invoke-Sandbox $script:Sandbox GET grants).client_credentials | Should -Be 1
+        (Get-KalConnection).ClientId | Should -Be 'sandbox-client'
+    }
+
+    It 'connects with a PSCredential whose user name is the client id' {
+        $credential = [pscredential]::new('sandbox-client', (New-TestSecret))
+        Connect-KalApi -Credential $credential -BaseUri $script:Sandbox.Uri
+        (Get-KalConnection).ClientId | Should -Be 'sandbox-client'
+        (Invoke-Sandbox $script:Sandbox GET grants).client_credentials | Should -Be 1
+    }
+
+    It 'connects from the KALEIDOSCOPE_API_* environment variables when given no credentials' {
+        try {
+            $env:KALEIDOSCOPE_API_CLIENT_ID = 'sandbox-client'
+            $env:KALEIDOSCOPE_API_CLIENT_SECRET = 'sandbox-secret'
+            $env:KALEIDOSCOPE_API_URL = $script:Sandbox.Uri
+            Connect-KalApi
+            (Get-KalConnection).BaseUri | Should -Be "$($script:Sandbox.Uri)/"
+            (Invoke-Sandbox $script:Sandbox GET grants).client_credentials | Should -Be 1
+        } finally {
+            Remove-Item Env:KALEIDOSCOPE_API_CLIENT_ID, Env:KALEIDOSCOPE_API_CLIENT_SECRET, Env:KALEIDOSCOPE_API_URL -ErrorAction SilentlyContinue
+        }
+    }
+
+    It 'fails at connect with a clear authentication error for a wrong secret, naming the client but not the secret' {
+        $thrown = { Connect-KalApi -ClientId 'sandbox-client' -ClientSecret (New-TestSecret 'wrong-secret-value') -BaseUri $script:Sandbox.Uri } |
+            Should -Throw -PassThru
+        $thrown.FullyQualifiedErrorId | Should -Be 'KalAuthenticationFailed,Kalbio.PowerShell.Commands.ConnectKalApiCommand'
+        $thrown.CategoryInfo.Category | Should -Be 'AuthenticationError'
+        $thrown.Exception.Message | Should -BeLike "*refused the client credentials for client id 'sandbox-client'*"
+        "$thrown $($thrown.Exception) $($thrown.ErrorDetails)" | Should -Not -BeLike '*wrong-secret-value*'
+        Get-KalConnection | Should -BeNullOrEmpty
+    }
+
+    It 'keeps the previous connection when a new connect fails' {
+        Connect-TestSandbox $script:Sandbox
+        { Connect-KalApi -ClientId 'nobody' -ClientSecret (New-TestSecret 'nope-nope') -BaseUri $script:Sandbox.Uri } | Should -Throw
+        (Get-KalConnection).ClientId | Should -Be 'sandbox-client'
+    }
+
+    It 'says what is missing when there are no credentials at all' {
+        $thrown = { Connect-KalApi } | Should -Throw -PassThru
+        $thrown.FullyQualifiedErrorId | Should -Be 'MissingCredentials,Kalbio.PowerShell.Commands.ConnectKalApiCommand'
+        $thrown.CategoryInfo.Category | Should -Be 'InvalidArgument'
+        $thrown.Exception.Message | Should -BeLike '*KALEIDOSCOPE_API_CLIENT_ID*'
+    }
+
+    It 'rejects a base URI that is <Case> before sending anything' -TestCases @(
+        @{ Case = 'not a URI'; BaseUri = 'not a uri' }
+        @{ Case = 'relative'; BaseUri = '/api' }
+        @{ Case = 'ftp'; BaseUri = 'ftp://127.0.0.1/' }
+        @{ Case = 'carrying a query'; BaseUri = 'http://127.0.0.1:1/?x=1' }
+    ) {
+        $thrown = { Connect-KalApi -ClientId a -ClientSecret (New-TestSecret) -BaseUri $BaseUri } | Should -Throw -PassThru
+        $thrown.FullyQualifiedErrorId | Should -Be 'InvalidBaseUri,Kalbio.PowerShell.Commands.ConnectKalApiCommand'
+        $thrown.CategoryInfo.Category | Should -Be 'InvalidArgument'
+        @(Invoke-Sandbox $script:Sandbox GET requests).Count | Should -Be 0
+    }
+
+    It 'sends -AdditionalHeader with the token request' {
+        Connect-TestSandbox $script:Sandbox -Extra @{ AdditionalHeader = @{ 'Authorization' = 'Bearer proxy-token-123'; 'X-Request-Source' = 'pester' } }
+        $tokenRequest = @(Invoke-Sandbox $script:Sandbox GET requests) | Where-Object path -EQ '/auth/oauth/token' | Select-Object -First 1
+        $tokenRequest.headers.authorization | Should -Be 'Bearer proxy-token-123'
+        $tokenRequest.headers.'x-request-source' | Should -Be 'pester'
+        (Get-KalConnection).AdditionalHeaderNames | Sort-Object | Should -Be @('Authorization', 'X-Request-Source')
+    }
+
+    It 'never shows the secret or a token in the connection object, its JSON or its display' {
+        $connection = Connect-TestSandbox $script:Sandbox -PassThru -Extra @{ AdditionalHeader = @{ Authorization = 'Bearer proxy-token-123' } }
+        $tokenBody = (@(Invoke-Sandbox $script:Sandbox GET requests) | Where-Object path -EQ '/auth/oauth/token').body
+        $shown = @(
+            $connection | ConvertTo-Json -Depth 5
+            $connection | Format-List * | Out-String
+            $connection | Out-String
+            "$connection"
+        ) -join "`n"
+        $shown | Should -Not -BeLike '*sandbox-secret*'
+        $shown | Should -Not -BeLike '*proxy-token-123*'
+        $shown | Should -BeLike '*sandbox-client*'
+        $tokenBody | Should -BeLike '*client_secret=sandbox-secret*'
+    }
+
+    It 'Disconnect-KalApi forgets the current connection' {
+        Connect-TestSandbox $script:Sandbox
+        Disconnect-KalApi
+        Get-KalConnection | Should -BeNullOrEmpty
+    }
+
+    It 'keeps the current connection per runspace' {
+        Connect-TestSandbox $script:Sandbox
+        $other = [powershell]::Create()
+        try {
+            $null = $other.AddScript("Import-Module '$env:KALBIO_TEST_MODULE'; Get-KalConnection")
+            $seen = $other.Invoke()
+            $seen.Count | Should -Be 0
+            $other.HadErrors | Should -BeFalse
+        } finally {
+            $other.Dispose()
+        }
+        (Get-KalConnection).ClientId | Should -Be 'sandbox-client'
+    }
+}

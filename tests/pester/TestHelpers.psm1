@@ -1,0 +1,73 @@
+# Shared by the Pester tests: start and drive the sandbox, import the built module.
+Set-StrictMode -Version Latest
+
+function Import-KalbioUnderTest {
+    Import-Module $env:KALBIO_TEST_MODULE -Global -Force -ErrorAction Stop
+}
+
+<#
+.SYNOPSIS
+    Starts the sandbox on a free loopback port; it exits by itself if this process dies (stdin closes).
+#>
+function Start-TestSandbox {
+    param([string[]] $ArgumentList = @())
+    $start = [Diagnostics.ProcessStartInfo]::new('dotnet')
+    foreach ($argument in @($env:KALBIO_TEST_SANDBOX, '--port', '0', '--exit-on-stdin-close') + $ArgumentList) {
+        $start.ArgumentList.Add($argument)
+    }
+    $start.RedirectStandardInput = $true
+    $start.RedirectStandardOutput = $true
+    $start.UseShellExecute = $false
+    $process = [Diagnostics.Process]::Start($start)
+    $deadline = [DateTime]::UtcNow.AddSeconds(30)
+    while ([DateTime]::UtcNow -lt $deadline) {
+        $line = $process.StandardOutput.ReadLine()
+        if ($null -eq $line) { break }
+        if ($line -match '^KALBIO_SANDBOX_URL=(.+)$') {
+            return [pscustomobject]@{ Uri = $Matches[1]; Process = $process; ClientId = 'sandbox-client'; ClientSecret = 'sandbox-secret' }
+        }
+    }
+    $process.Kill()
+    throw 'The sandbox did not report its URL within 30 s.'
+}
+
+function Stop-TestSandbox {
+    param([Parameter(Mandatory)] $Sandbox)
+    if (-not $Sandbox.Process.HasExited) {
+        $Sandbox.Process.StandardInput.Close()
+        if (-not $Sandbox.Process.WaitForExit(5000)) { $Sandbox.Process.Kill() }
+    }
+    $Sandbox.Process.Dispose()
+}
+
+<#
+.SYNOPSIS
+    Calls the sandbox's control plane (/_sandbox/...), e.g. Invoke-Sandbox $sb POST reset.
+#>
+function Invoke-Sandbox {
+    param(
+        [Parameter(Mandatory, Position = 0)] $Sandbox,
+        [Parameter(Mandatory, Position = 1)] [string] $Method,
+        [Parameter(Mandatory, Position = 2)] [string] $Path,
+        [Parameter(Position = 3)] $Body
+    )
+    $parameters = @{ Method = $Method; Uri = "$($Sandbox.Uri)/_sandbox/$Path"; ErrorAction = 'Stop' }
+    if ($null -ne $Body) {
+        $parameters.Body = $Body | ConvertTo-Json -Depth 20 -Compress
+        $parameters.ContentType = 'application/json'
+    }
+    # Invoke-RestMethod writes a JSON array as one object; enumerate it so callers can pipe and count.
+    Invoke-RestMethod @parameters | ForEach-Object { $_ }
+}
+
+function New-TestSecret {
+    param([string] $Text = 'sandbox-secret')
+    ConvertTo-SecureString -String $Text -AsPlainText -Force
+}
+
+function Connect-TestSandbox {
+    param([Parameter(Mandatory)] $Sandbox, [switch] $PassThru, [hashtable] $Extra = @{})
+    Connect-KalApi -ClientId $Sandbox.ClientId -ClientSecret (New-TestSecret $Sandbox.ClientSecret) -BaseUri $Sandbox.Uri -PassThru:$PassThru -ErrorAction Stop @Extra
+}
+
+Export-ModuleMember -Function Import-KalbioUnderTest, Start-TestSandbox, Stop-TestSandbox, Invoke-Sandbox, New-TestSecret, Connect-TestSandbox
