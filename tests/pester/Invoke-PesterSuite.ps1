@@ -9,6 +9,7 @@ param(
     [Parameter(Mandatory)] [string] $SandboxPath,
     [Parameter(Mandatory)] [string] $SummaryPath,
     [Parameter(Mandatory)] [string] $ResultPath,
+    [Parameter(Mandatory)] [string] $PackagePath,
     [string] $Filter
 )
 
@@ -18,6 +19,7 @@ Import-Module $PesterPath -Force
 # The tests find the built module and the sandbox through these; they import the module themselves.
 $env:KALBIO_TEST_MODULE = (Resolve-Path $ModulePath).Path
 $env:KALBIO_TEST_SANDBOX = (Resolve-Path $SandboxPath).Path
+$env:KALBIO_TEST_PACKAGES = (Resolve-Path $PackagePath).Path
 # A developer's own credentials must never leak into the tests.
 Remove-Item Env:KALEIDOSCOPE_API_CLIENT_ID, Env:KALEIDOSCOPE_API_CLIENT_SECRET, Env:KALEIDOSCOPE_API_URL -ErrorAction SilentlyContinue
 
