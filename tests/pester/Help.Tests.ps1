@@ -18,7 +18,8 @@ Describe 'Help for <Name>' -ForEach $script:Cmdlets {
 
     It 'has a synopsis and a description written for it' {
         $Help.Synopsis | Should -Not -BeNullOrEmpty
-        $Help.Synopsis | Should -Not -BeLike "*$Name *[<*"  # not the syntax line PowerShell makes up without help
+        # Without help, PowerShell makes the synopsis up from the syntax: "Verb-Noun [-Param] <Type> ...".
+        $Help.Synopsis | Should -Not -Match ([regex]::Escape($Name) + '\s+\[')
         ($Help.Description.Text -join ' ').Length | Should -BeGreaterThan 40
     }
 

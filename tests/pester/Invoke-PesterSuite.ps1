@@ -14,6 +14,9 @@ param(
 )
 
 $ErrorActionPreference = 'Stop'
+# Plain text: escape codes in error messages would make the NUnit report invalid XML.
+$PSStyle.OutputRendering = 'PlainText'
+$env:NO_COLOR = '1'
 Import-Module $PesterPath -Force
 
 # The tests find the built module and the sandbox through these; they import the module themselves.
@@ -35,11 +38,19 @@ $configuration.TestResult.Enabled = $true
 $configuration.TestResult.OutputPath = $ResultPath
 $configuration.TestResult.OutputFormat = 'NUnitXml'
 
-$result = Invoke-Pester -Configuration $configuration
-[pscustomobject]@{
-    Passed  = $result.PassedCount
-    Failed  = $result.FailedCount + $result.FailedBlocksCount + $result.FailedContainersCount
-    Skipped = $result.SkippedCount + $result.NotRunCount
-} | ConvertTo-Json | Set-Content -LiteralPath $SummaryPath
-
-exit $(if ($result.Result -eq 'Passed') { 0 } else { 1 })
+try {
+    $result = Invoke-Pester -Configuration $configuration
+    $summary = [pscustomobject]@{
+        Passed  = $result.PassedCount
+        Failed  = $result.FailedCount + $result.FailedBlocksCount + $result.FailedContainersCount
+        Skipped = $result.SkippedCount + $result.NotRunCount
+    }
+    $passed = $result.Result -eq 'Passed'
+} catch {
+    # Pester itself failed (e.g. writing its report): count it as a failure rather than losing the run.
+    Write-Error -ErrorRecord $_ -ErrorAction Continue
+    $summary = [pscustomobject]@{ Passed = 0; Failed = 1; Skipped = 0 }
+    $passed = $false
+}
+$summary | ConvertTo-Json | Set-Content -LiteralPath $SummaryPath
+exit $(if ($passed) { 0 } else { 1 })

@@ -13,7 +13,8 @@ Describe 'The package from build.ps1 -Task Package' {
     It 'installs with Install-PSResource from a local folder repository and imports by name' {
         $isolatedHome = Join-Path $TestDrive 'home'
         $repository = Join-Path $TestDrive 'repository'
-        $null = New-Item -ItemType Directory -Path $isolatedHome, $repository
+        # .NET reports no data folder (and PSResourceGet then writes into the working directory) unless it exists.
+        $null = New-Item -ItemType Directory -Path (Join-Path $isolatedHome '.local/share'), (Join-Path $isolatedHome '.config'), $repository
         Copy-Item -LiteralPath $script:Package.FullName -Destination $repository
         # A child pwsh with its own HOME: PSResourceGet's repository list and the user module path stay inside TestDrive.
         $script = @'
@@ -26,7 +27,8 @@ $module = Get-Module Kalbio
 "$($installed.Version)|$($module.ModuleBase)|$((Get-Command -Module Kalbio).Count)|$((Get-Help Connect-KalApi).Synopsis)"
 '@
         $environment = @{ HOME = $isolatedHome; XDG_DATA_HOME = (Join-Path $isolatedHome '.local/share'); XDG_CONFIG_HOME = (Join-Path $isolatedHome '.config'); PSModulePath = '' }
-        $output = Invoke-ChildPwsh -Script $script -ArgumentList $repository -Environment $environment
+        $output = Invoke-ChildPwsh -Script $script -ArgumentList $repository -Environment $environment -WorkingDirectory $TestDrive
+        Join-Path $TestDrive 'PSResourceGet' | Should -Not -Exist
         $version, $base, $count, $synopsis = ($output | Select-Object -Last 1) -split '\|'
         $version | Should -Be (Import-PowerShellDataFile (Join-Path $env:KALBIO_TEST_MODULE 'Kalbio.psd1')).ModuleVersion
         $base | Should -BeLike "$isolatedHome*"

@@ -76,7 +76,7 @@ function Connect-TestSandbox {
     lines and throws when it fails.
 #>
 function Invoke-ChildPwsh {
-    param([Parameter(Mandatory)] [string] $Script, [string[]] $ArgumentList = @(), [hashtable] $Environment = @{})
+    param([Parameter(Mandatory)] [string] $Script, [string[]] $ArgumentList = @(), [hashtable] $Environment = @{}, [string] $WorkingDirectory = $PWD.ProviderPath)
     $start = [Diagnostics.ProcessStartInfo]::new([Environment]::ProcessPath)
     if ([IO.Path]::GetFileNameWithoutExtension([Environment]::ProcessPath) -eq 'dotnet') {
         $start.ArgumentList.Add((Join-Path $PSHOME 'pwsh.dll'))
@@ -85,6 +85,8 @@ function Invoke-ChildPwsh {
     Set-Content -LiteralPath $scriptFile -Value $Script
     foreach ($argument in @('-NoProfile', '-NonInteractive', '-File', $scriptFile) + $ArgumentList) { $start.ArgumentList.Add($argument) }
     foreach ($name in $Environment.Keys) { $start.Environment[$name] = $Environment[$name] }
+    $start.Environment['NO_COLOR'] = '1'
+    $start.WorkingDirectory = $WorkingDirectory
     $start.RedirectStandardOutput = $true
     $start.RedirectStandardError = $true
     $process = [Diagnostics.Process]::Start($start)
