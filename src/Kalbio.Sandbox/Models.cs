@@ -96,6 +96,8 @@ public sealed class FaultSpec
     public string? ContentType { get; set; }
     public int? DelayMs { get; set; }
     public long? DropAfterBytes { get; set; }
+    /// <summary>Sends the status, headers and this many body bytes, then nothing more until the client hangs up.</summary>
+    public long? StallAfterBytes { get; set; }
     public bool CloseConnection { get; set; }
 
     internal FaultSpec Clone() => (FaultSpec)MemberwiseClone();

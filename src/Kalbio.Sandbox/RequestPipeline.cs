@@ -75,6 +75,11 @@ internal sealed class RequestPipeline
                     context.Response.Body = dropper;
                 }
 
+                if (fault.StallAfterBytes is long stallAt)
+                {
+                    context.Response.Body = new StallingResponseStream(context.Response.Body, stallAt, _stopping);
+                }
+
                 if (fault.Status is int status)
                 {
                     await WriteFaultAsync(context, fault, status).ConfigureAwait(false);
