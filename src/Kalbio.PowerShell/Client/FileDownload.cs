@@ -97,7 +97,7 @@ namespace Kalbio.PowerShell.Client
             bool moved = false;
 
             // Created before the request, so a folder that cannot be written to fails before anything is sent.
-            FileStream file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 1, FileOptions.SequentialScan);
+            FileStream file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 1, FileOptions.None);
             try
             {
                 long length;
