@@ -26,6 +26,11 @@ internal sealed class FaultInjector
             throw new SandboxException(400, "bad_request", "delay_ms, drop_after_bytes and stall_after_bytes must not be negative");
         }
 
+        if (fault.BytesPerSecond is < 1)
+        {
+            throw new SandboxException(400, "bad_request", "bytes_per_second must be at least 1");
+        }
+
         lock (_gate)
         {
             _faults.Add(fault.Clone());

@@ -75,9 +75,9 @@ internal sealed class RequestPipeline
                     context.Response.Body = dropper;
                 }
 
-                if (fault.StallAfterBytes is long stallAt)
+                if (fault.BytesPerSecond is not null || fault.StallAfterBytes is not null)
                 {
-                    context.Response.Body = new StallingResponseStream(context.Response.Body, stallAt, _stopping);
+                    context.Response.Body = new SlowResponseStream(context.Response.Body, fault.BytesPerSecond, fault.StallAfterBytes, _stopping);
                 }
 
                 if (fault.Status is int status)

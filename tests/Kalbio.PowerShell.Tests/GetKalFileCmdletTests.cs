@@ -48,33 +48,22 @@ namespace Kalbio.PowerShell.Tests
             using System.Management.Automation.PowerShell shell = System.Management.Automation.PowerShell.Create();
             shell.Runspace = _shell.Runspace;
             shell.AddCommand("Get-KalFile").AddParameter("FileId", "big").AddParameter("Destination", _folder);
-            using var bodyArrived = new ManualResetEventSlim();
-            shell.Streams.Progress.DataAdded += (sender, e) =>
-            {
-                if (!((PSDataCollection<ProgressRecord>)sender!)[e.Index].StatusDescription.StartsWith("0 B", StringComparison.Ordinal))
-                {
-                    bodyArrived.Set();
-                }
-            };
 
             IAsyncResult running = shell.BeginInvoke();
-            Assert.True(bodyArrived.Wait(TimeSpan.FromSeconds(30)), "The download never reported its first bytes.");
-            Assert.Equal(2, FolderEntries().Length);
+            Assert.True(SpinWait.SpinUntil(() => TemporaryFiles().Any(f => f.Length > 0), TimeSpan.FromSeconds(30)), "The download never started writing.");
             shell.Stop();
 
             Assert.True(running.IsCompleted);
             Assert.Equal(PSInvocationState.Stopped, shell.InvocationStateInfo.State);
+            Assert.Empty(TemporaryFiles());
             Assert.Equal(new[] { "big" }, FolderEntries());
             Assert.Equal("the previous version", File.ReadAllText(target));
-            ProgressRecord shown = shell.Streams.Progress.Last(r => !r.StatusDescription.StartsWith("0 B", StringComparison.Ordinal));
-            Assert.Matches(@"^\d+(\.\d)? [KM]?B of 4\.0 MB", shown.StatusDescription);
-            Assert.InRange(shown.PercentComplete, 0, 50);
-            Assert.Equal("Downloading big", shown.Activity);
         }
 
         [Fact]
-        public void Progress_reports_the_download_and_ends_with_a_completed_record()
+        public void A_download_longer_than_a_second_shows_bytes_and_percent_and_ends_with_a_completed_record()
         {
+            _sandbox.State.AddFault(new FaultSpec { PathPrefix = "/files/big", BytesPerSecond = FileLength / 2 });
             using System.Management.Automation.PowerShell shell = System.Management.Automation.PowerShell.Create();
             shell.Runspace = _shell.Runspace;
             shell.AddCommand("Get-KalFile").AddParameter("FileId", "big").AddParameter("Destination", _folder);
@@ -83,10 +72,13 @@ namespace Kalbio.PowerShell.Tests
 
             Assert.Empty(shell.Streams.Error);
             List<ProgressRecord> records = shell.Streams.Progress.ToList();
-            Assert.NotEmpty(records);
+            Assert.All(records, r => Assert.Equal("Downloading big", r.Activity));
+            ProgressRecord shown = records.First();
+            Assert.Equal(ProgressRecordType.Processing, shown.RecordType);
+            Assert.Matches(@"^\d+\.\d [KM]B of 4\.0 MB \(\d+\.\d [KM]B/s\)$", shown.StatusDescription);
+            Assert.InRange(shown.PercentComplete, 1, 100);
             Assert.Equal(ProgressRecordType.Completed, records.Last().RecordType);
             Assert.Single(records, r => r.RecordType == ProgressRecordType.Completed);
-            Assert.All(records, r => Assert.Equal("Downloading big", r.Activity));
         }
 
         [Theory]
@@ -94,6 +86,7 @@ namespace Kalbio.PowerShell.Tests
         [InlineData("Get-KalFile big -Destination $folder -ProgressAction SilentlyContinue")]
         public void Nothing_is_reported_when_progress_is_silenced(string script)
         {
+            _sandbox.State.AddFault(new FaultSpec { PathPrefix = "/files/big", BytesPerSecond = FileLength / 2 });
             using System.Management.Automation.PowerShell shell = System.Management.Automation.PowerShell.Create();
             shell.Runspace = _shell.Runspace;
             shell.AddScript(script);
@@ -105,5 +98,7 @@ namespace Kalbio.PowerShell.Tests
             Assert.Equal(FileLength, ((FileInfo)output.Single().BaseObject).Length);
             Assert.Empty(shell.Streams.Progress);
         }
+
+        private FileInfo[] TemporaryFiles() => new DirectoryInfo(_folder).GetFiles(".kal-*.tmp");
     }
 }

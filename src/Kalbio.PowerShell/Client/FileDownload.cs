@@ -68,8 +68,8 @@ namespace Kalbio.PowerShell.Client
         /// exists). Returns the saved file. Throws <see cref="DestinationExistsException"/> when
         /// <paramref name="noClobber"/> and the file exists (checked before the request and again, atomically, at
         /// the end), <see cref="KalApiException"/> for HTTP and transport failures, and IO exceptions for the disk.
-        /// <paramref name="onProgress"/>, if given, is called from a worker thread when an attempt's body starts, at its
-        /// first bytes, then at most four times a second, and at its end.
+        /// <paramref name="onProgress"/>, if given, is called from a worker thread when an attempt's body starts, then
+        /// at most four times a second as bytes arrive, and at its end.
         /// </summary>
         public static async Task<FileInfo> SaveAsync(
             KalHttpPipeline http,
@@ -116,12 +116,14 @@ namespace Kalbio.PowerShell.Client
                 }
 
                 file.Dispose();
+                bool replacing = log.IsVerboseEnabled && File.Exists(path);
                 MoveIntoPlace(temporary, path, noClobber);
                 moved = true;
                 if (log.IsVerboseEnabled)
                 {
                     double seconds = Math.Max(stopwatch.Elapsed.TotalSeconds, 0.001);
-                    log.Verbose($"Saved {length:N0} bytes to '{path}' in {seconds:0.###} s ({length / seconds / (1 << 20):0.#} MiB/s).");
+                    string rate = length >= 1 << 20 ? $", {length / seconds / (1 << 20):0} MiB/s" : string.Empty;
+                    log.Verbose($"Saved {length:N0} bytes as '{path}'{(replacing ? ", replacing the file that was there" : string.Empty)} ({seconds:0.###} s{rate}).");
                 }
 
                 return new FileInfo(path);
@@ -175,10 +177,8 @@ namespace Kalbio.PowerShell.Client
                     throw new FileWriteFailure(ex);
                 }
 
-                // The first bytes are reported at once, so even a stalled download shows that it started.
-                bool first = received == 0;
                 received += read;
-                if (onProgress != null && (first || clock.Elapsed - lastReport >= ProgressInterval))
+                if (onProgress != null && clock.Elapsed - lastReport >= ProgressInterval)
                 {
                     lastReport = clock.Elapsed;
                     onProgress(new DownloadProgress(received, expected, lastReport));

@@ -1,6 +1,7 @@
 using System;
 using System.IO;
 using System.Management.Automation;
+using System.Threading;
 using Kalbio.PowerShell.Client;
 
 namespace Kalbio.PowerShell.Commands
@@ -15,6 +16,9 @@ namespace Kalbio.PowerShell.Commands
     public sealed class GetKalFileCommand : KalConnectedCmdlet
     {
         private const int ProgressActivityId = 0x4B616C;
+
+        // Like Invoke-WebRequest: a download done within a second never draws (or pays for) a progress bar.
+        private static readonly TimeSpan ProgressDelay = TimeSpan.FromSeconds(1);
 
         private string? _folder;
         private bool _folderCreated;
@@ -80,7 +84,20 @@ namespace Kalbio.PowerShell.Commands
 
             EnsureFolder();
             WriteVerbose($"Downloading file '{FileId}' from {connection.Http.Describe(request.Uri)} to '{path}'.");
-            Action<DownloadProgress>? onProgress = _progressEnabled ? progress => PostProgress(ProgressFor(name, progress)) : (Action<DownloadProgress>?)null;
+            int progressShown = 0;
+            Action<DownloadProgress>? onProgress = null;
+            if (_progressEnabled)
+            {
+                onProgress = progress =>
+                {
+                    if (progress.Elapsed >= ProgressDelay)
+                    {
+                        Volatile.Write(ref progressShown, 1);
+                        PostProgress(ProgressFor(name, progress));
+                    }
+                };
+            }
+
             try
             {
                 FileInfo file = Run(cancellation => FilesApi.DownloadAsync(connection, request, path, NoClobber, onProgress, Log, cancellation));
@@ -111,7 +128,7 @@ namespace Kalbio.PowerShell.Commands
             }
             finally
             {
-                if (_progressEnabled && !Cancellation.IsCancellationRequested)
+                if (Volatile.Read(ref progressShown) == 1 && !Cancellation.IsCancellationRequested)
                 {
                     CompleteProgress(new ProgressRecord(ProgressActivityId, $"Downloading {name}", "Done"));
                 }
