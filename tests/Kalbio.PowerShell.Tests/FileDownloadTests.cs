@@ -182,9 +182,10 @@ namespace Kalbio.PowerShell.Tests
             using KalConnection connection = await Connected();
             Directory.CreateDirectory(Target);
 
-            var failure = await Assert.ThrowsAsync<IOException>(() => Download(connection, Target));
+            var failure = await Assert.ThrowsAsync<KalInputException>(() => Download(connection, Target));
 
-            Assert.Contains("is a folder", failure.Message);
+            Assert.Equal("DestinationIsFolder", failure.ErrorId);
+            Assert.Contains("a folder of that name is there", failure.Message);
             Assert.Empty(_sandbox.ApiRequests());
         }
     }

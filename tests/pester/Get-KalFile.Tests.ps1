@@ -198,6 +198,18 @@ Describe 'Get-KalFile' {
             Get-Content -LiteralPath $script:Existing -Raw | Should -Be 'the previous version'
             (Get-ApiRequest).path | Should -Be '/files/f2'
         }
+
+        It 'a folder of the same name is a clear error, and the folder stays' {
+            Remove-Item -LiteralPath $script:Existing
+            $null = New-Item -ItemType Directory -Path $script:Existing
+
+            Get-KalFile f1 -Destination $script:Folder -ErrorVariable failures -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+
+            $failures[0].FullyQualifiedErrorId | Should -Be 'DestinationIsFolder,Kalbio.PowerShell.Commands.GetKalFileCommand'
+            $script:Existing | Should -Exist -Because 'the folder is left alone'
+            (Get-Item -LiteralPath $script:Existing).PSIsContainer | Should -BeTrue
+            Get-ApiRequest | Should -BeNullOrEmpty
+        }
     }
 
     Context 'failures' {

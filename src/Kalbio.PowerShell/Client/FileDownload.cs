@@ -65,7 +65,8 @@ namespace Kalbio.PowerShell.Client
 
         /// <summary>
         /// Sends <paramref name="request"/> and saves its body as <paramref name="path"/> (a full path whose folder
-        /// exists). Returns the saved file. Throws <see cref="DestinationExistsException"/> when
+        /// exists). Returns the saved file. Throws <see cref="KalInputException"/> (DestinationIsFolder) when a folder is
+        /// in the way, <see cref="DestinationExistsException"/> when
         /// <paramref name="noClobber"/> and the file exists (checked before the request and again, atomically, at
         /// the end), <see cref="KalApiException"/> for HTTP and transport failures, and IO exceptions for the disk.
         /// <paramref name="onProgress"/>, if given, is called from a worker thread when an attempt's body starts, then
@@ -83,7 +84,7 @@ namespace Kalbio.PowerShell.Client
             path = Path.GetFullPath(path);
             if (Directory.Exists(path))
             {
-                throw new IOException($"Cannot save to '{path}': it is a folder. Give a file path, or another file name.");
+                throw new KalInputException("DestinationIsFolder", $"Cannot save to '{path}': a folder of that name is there. Give another file name, or move the folder.", "Path", path);
             }
 
             if (noClobber && File.Exists(path))

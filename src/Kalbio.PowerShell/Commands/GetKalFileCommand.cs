@@ -116,6 +116,10 @@ namespace Kalbio.PowerShell.Commands
 
                 WriteError(record);
             }
+            catch (KalInputException ex)
+            {
+                WriteKalError(ex, FileId);
+            }
             catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
             {
                 ErrorRecord record = KalErrors.ToErrorRecord(ex, FileId);
