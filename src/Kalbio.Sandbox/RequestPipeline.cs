@@ -80,6 +80,11 @@ internal sealed class RequestPipeline
                     context.Response.Body = dropper;
                 }
 
+                if (fault.BytesPerSecond is not null || fault.StallAfterBytes is not null)
+                {
+                    context.Response.Body = new SlowResponseStream(context.Response.Body, fault.BytesPerSecond, fault.StallAfterBytes, _stopping);
+                }
+
                 if (fault.Status is int status)
                 {
                     await WriteFaultAsync(context, fault, status).ConfigureAwait(false);
