@@ -13,6 +13,7 @@
         'Connect-KalApi'
         'Disconnect-KalApi'
         'Get-KalConnection'
+        'Invoke-KalApiRequest'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

@@ -1,0 +1,153 @@
+using System;
+using System.Collections;
+using System.Collections.Generic;
+using System.Management.Automation;
+using Kalbio.PowerShell.Client;
+
+namespace Kalbio.PowerShell.Commands
+{
+    /// <summary>
+    /// Calls any API path with the connection's token, retries, errors and redaction: the way to endpoints that
+    /// have no cmdlet yet. JSON answers come back as PowerShell objects (arrays enumerated), text as text.
+    /// </summary>
+    [Cmdlet(VerbsLifecycle.Invoke, "KalApiRequest", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+    [OutputType(typeof(PSObject), typeof(string))]
+    public sealed class InvokeKalApiRequestCommand : KalConnectedCmdlet
+    {
+        private byte[]? _body;
+        private string _query = string.Empty;
+
+        [Parameter(Mandatory = true, Position = 0)]
+        [ValidateSet("GET", "POST", "PUT", "PATCH", "DELETE", IgnoreCase = true)]
+        public string Method { get; set; } = "GET";
+
+        /// <summary>Relative to the connection's base URI (<c>programs</c>, <c>/records/abc</c>), or an absolute URL on it.</summary>
+        [Parameter(Mandatory = true, Position = 1, ValueFromPipeline = true)]
+        [ValidateNotNullOrEmpty]
+        public string Path { get; set; } = string.Empty;
+
+        /// <summary>A hashtable, custom object or array (written as JSON), or a string sent as it is.</summary>
+        [Parameter]
+        public object? Body { get; set; }
+
+        /// <summary>Query parameters; values are URL-encoded, an array gives its name once per element, $null leaves it out.</summary>
+        [Parameter]
+        [ValidateNotNull]
+        public IDictionary? Query { get; set; }
+
+        /// <summary>Writes the response body as text, without parsing it.</summary>
+        [Parameter]
+        public SwitchParameter Raw { get; set; }
+
+        private string HttpMethodName => Method.ToUpperInvariant();
+
+        protected override void BeginProcessing()
+        {
+            try
+            {
+                GenericApi.CheckBodyAllowed(HttpMethodName, Body != null);
+                if (Body != null)
+                {
+                    _body = GenericApi.SerializeBody(PowerShellJsonAdapter.Adapt(Body) ?? Body, PowerShellJsonAdapter.CreateWriter());
+                }
+
+                if (Query != null)
+                {
+                    _query = ApiAddress.FormatQuery(QueryPairs(Query), PowerShellJsonAdapter.Adapt);
+                }
+            }
+            catch (KalInputException ex)
+            {
+                ThrowKalError(ex, ex.Target);
+            }
+        }
+
+        protected override void ProcessRecord()
+        {
+            KalConnection connection = ResolvedConnection;
+            KalRequest request;
+            try
+            {
+                Uri uri = ApiAddress.WithQuery(ApiAddress.Resolve(connection.BaseUri, Path), _query);
+                request = GenericApi.CreateRequest(HttpMethodName, uri, _body);
+            }
+            catch (KalInputException ex)
+            {
+                WriteKalError(ex, Path);
+                return;
+            }
+
+            if (request.Method.Method != "GET" && !ShouldProcess(request.Uri.GetLeftPart(UriPartial.Path), request.Method.Method))
+            {
+                return;
+            }
+
+            ApiResponseMode mode = Raw ? ApiResponseMode.Text : ApiResponseMode.Parsed;
+            try
+            {
+                using ApiResponse response = Run(cancellation => GenericApi.SendAsync(connection, request, mode, Log, cancellation));
+                WriteResponse(response, request, connection);
+            }
+            catch (Exception ex) when (IsKalFailure(ex))
+            {
+                WriteKalError(ex, Path);
+            }
+        }
+
+        private void WriteResponse(ApiResponse response, KalRequest request, KalConnection connection)
+        {
+            if (response.Json != null)
+            {
+                object? value;
+                try
+                {
+                    value = PowerShellJsonReader.Convert(response.Json.RootElement);
+                }
+                catch (JsonShapeException ex)
+                {
+                    string described = connection.Http.Describe(request.Uri);
+                    WriteKalError(
+                        new KalApiException(
+                            KalErrorKind.InvalidResponse,
+                            request.Method.Method,
+                            described,
+                            $"{request.Method} {described} answered JSON that PowerShell objects cannot hold faithfully: {ex.Message}. Use -Raw and parse the text yourself (e.g. ConvertFrom-Json -AsHashtable).",
+                            response.StatusCode,
+                            innerException: ex),
+                        Path);
+                    return;
+                }
+
+                if (value is object?[] items)
+                {
+                    WriteObject(items, enumerateCollection: true);
+                }
+                else if (value != null)
+                {
+                    WriteObject(value);
+                }
+
+                return;
+            }
+
+            if (response.Text != null)
+            {
+                if (!Raw)
+                {
+                    WriteVerbose($"The response is {response.MediaType}, not JSON; it is written as text.");
+                }
+
+                WriteObject(response.Text);
+            }
+        }
+
+        private static IEnumerable<KeyValuePair<string, object?>> QueryPairs(IDictionary query)
+        {
+            foreach (DictionaryEntry entry in query)
+            {
+                object? key = entry.Key is PSObject wrapped ? wrapped.BaseObject : entry.Key;
+                yield return new KeyValuePair<string, object?>(Convert.ToString(key, System.Globalization.CultureInfo.InvariantCulture) ?? string.Empty, entry.Value);
+            }
+        }
+    }
+}
