@@ -56,8 +56,10 @@ Describe 'Invoke-KalApiRequest' {
             deep    = $deep
         }
 
-        $created = Invoke-KalApiRequest POST programs -Body $body -Confirm:$false
+        $created = Invoke-KalApiRequest POST programs -Body $body -Confirm:$false -StatusCodeVariable status -ResponseHeadersVariable headers
 
+        $status | Should -Be 201
+        $headers['content-type'] | Should -Be 'application/json; charset=utf-8'
         $created.id | Should -Be 'prg-created'
         $created.owner.teams | Should -Be @('chem', 'bio')
         $created.deep.child.child.child.child.child.child.child.child.child.child.child.child.level | Should -Be 12
@@ -73,8 +75,9 @@ Describe 'Invoke-KalApiRequest' {
     }
 
     It 'DELETE without a body sends {} and writes nothing on 204' {
-        $output = Invoke-KalApiRequest DELETE programs/prg-1 -Confirm:$false
+        $output = Invoke-KalApiRequest DELETE programs/prg-1 -Confirm:$false -StatusCodeVariable status
         $output | Should -BeNullOrEmpty
+        $status | Should -Be 204
         $request = Get-ApiRequest
         $request.method | Should -Be 'DELETE'
         $request.status | Should -Be 204
@@ -100,8 +103,9 @@ Describe 'Invoke-KalApiRequest' {
     }
 
     It 'reports a 404 as KalNotFound with the server message, the path as target, and goes on' {
-        $result = Invoke-KalApiRequest GET programs/nope -ErrorVariable failures -ErrorAction SilentlyContinue
+        $result = Invoke-KalApiRequest GET programs/nope -ErrorVariable failures -ErrorAction SilentlyContinue -StatusCodeVariable status
         $result | Should -BeNullOrEmpty
+        $status | Should -Be 404
         $failures.Count | Should -Be 1
         $failures[0].FullyQualifiedErrorId | Should -Be "KalNotFound$script:Fqid"
         $failures[0].CategoryInfo.Category | Should -Be 'ObjectNotFound'

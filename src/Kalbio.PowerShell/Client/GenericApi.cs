@@ -1,4 +1,6 @@
 using System;
+using System.Collections.Generic;
+using System.Linq;
 using System.IO;
 using System.Net.Http;
 using System.Net.Http.Headers;
@@ -23,15 +25,19 @@ namespace Kalbio.PowerShell.Client
     /// <summary>A successful answer to <see cref="GenericApi.SendAsync"/>. Dispose it to release the parsed JSON.</summary>
     public sealed class ApiResponse : IDisposable
     {
-        internal ApiResponse(int statusCode, string? mediaType, string? text, JsonDocument? json)
+        internal ApiResponse(int statusCode, IReadOnlyDictionary<string, string[]> headers, string? mediaType, string? text, JsonDocument? json)
         {
             StatusCode = statusCode;
+            Headers = headers;
             MediaType = mediaType;
             Text = text;
             Json = json;
         }
 
         public int StatusCode { get; }
+
+        /// <summary>The response and content headers, by name (case-insensitive), in the order received.</summary>
+        public IReadOnlyDictionary<string, string[]> Headers { get; }
 
         /// <summary>The Content-Type without parameters, lower case; null when the server sent none.</summary>
         public string? MediaType { get; }
@@ -122,11 +128,12 @@ namespace Kalbio.PowerShell.Client
                 async (response, timeout) =>
                 {
                     int status = (int)response.StatusCode;
+                    IReadOnlyDictionary<string, string[]> headers = HeadersOf(response);
                     MediaTypeHeaderValue? contentType = response.Content?.Headers.ContentType;
                     string? mediaType = contentType?.MediaType?.ToLowerInvariant();
                     if (response.Content is null || status == 204 || status == 205)
                     {
-                        return new ApiResponse(status, mediaType, null, null);
+                        return new ApiResponse(status, headers, mediaType, null, null);
                     }
 
                     bool json = mediaType is null || IsJson(mediaType);
@@ -150,7 +157,7 @@ namespace Kalbio.PowerShell.Client
 
                     if (bytes.Count == 0)
                     {
-                        return new ApiResponse(status, mediaType, null, null);
+                        return new ApiResponse(status, headers, mediaType, null, null);
                     }
 
                     string? text = mode == ApiResponseMode.Text || !json || log.IsDebugEnabled || !(encoding is UTF8Encoding)
@@ -163,14 +170,14 @@ namespace Kalbio.PowerShell.Client
 
                     if (mode == ApiResponseMode.Text || !json)
                     {
-                        return new ApiResponse(status, mediaType, text, null);
+                        return new ApiResponse(status, headers, mediaType, text, null);
                     }
 
                     try
                     {
                         var options = new JsonDocumentOptions { MaxDepth = JsonMaximumDepth };
                         JsonDocument document = text is null ? JsonDocument.Parse(bytes.AsMemory(), options) : JsonDocument.Parse(text, options);
-                        return new ApiResponse(status, mediaType, null, document);
+                        return new ApiResponse(status, headers, mediaType, null, document);
                     }
                     catch (JsonException ex)
                     {
@@ -199,6 +206,23 @@ namespace Kalbio.PowerShell.Client
             || mediaType == "application/x-www-form-urlencoded"
             || mediaType == "application/yaml"
             || mediaType == "application/x-ndjson";
+
+        private static IReadOnlyDictionary<string, string[]> HeadersOf(HttpResponseMessage response)
+        {
+            var headers = new Dictionary<string, string[]>(StringComparer.OrdinalIgnoreCase);
+            IEnumerable<KeyValuePair<string, IEnumerable<string>>> all = response.Headers;
+            if (response.Content != null)
+            {
+                all = all.Concat(response.Content.Headers);
+            }
+
+            foreach (KeyValuePair<string, IEnumerable<string>> header in all)
+            {
+                headers[header.Key] = header.Value.ToArray();
+            }
+
+            return headers;
+        }
 
         private static Encoding EncodingOf(MediaTypeHeaderValue? contentType)
         {

@@ -39,6 +39,16 @@ namespace Kalbio.PowerShell.Commands
         [Parameter]
         public SwitchParameter Raw { get; set; }
 
+        /// <summary>The name of a variable that receives the HTTP status code, also when the server answers with an error.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? StatusCodeVariable { get; set; }
+
+        /// <summary>The name of a variable that receives the response headers (name -> values) of a successful request.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? ResponseHeadersVariable { get; set; }
+
         private string HttpMethodName => Method.ToUpperInvariant();
 
         protected override void BeginProcessing()
@@ -86,10 +96,17 @@ namespace Kalbio.PowerShell.Commands
             try
             {
                 using ApiResponse response = Run(cancellation => GenericApi.SendAsync(connection, request, mode, Log, cancellation));
+                SetVariable(StatusCodeVariable, response.StatusCode);
+                SetVariable(ResponseHeadersVariable, response.Headers);
                 WriteResponse(response, request, connection);
             }
             catch (Exception ex) when (IsKalFailure(ex))
             {
+                if (ex is KalApiException { StatusCode: int status })
+                {
+                    SetVariable(StatusCodeVariable, status);
+                }
+
                 WriteKalError(ex, Path);
             }
         }
@@ -138,6 +155,14 @@ namespace Kalbio.PowerShell.Commands
                 }
 
                 WriteObject(response.Text);
+            }
+        }
+
+        private void SetVariable(string? name, object value)
+        {
+            if (name != null)
+            {
+                SessionState.PSVariable.Set(name, value);
             }
         }
 
