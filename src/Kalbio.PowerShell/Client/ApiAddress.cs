@@ -174,7 +174,9 @@ namespace Kalbio.PowerShell.Client
         }
 
         private static string Describe(object value) =>
-            value is IDictionary ? "a hashtable" : value is double || value is float ? $"the number {Convert.ToString(value, CultureInfo.InvariantCulture)}" : $"a {value.GetType().FullName}";
+            value is IEnumerable ? "a nested object or list"
+            : value is double || value is float ? $"the number {Convert.ToString(value, CultureInfo.InvariantCulture)}"
+            : $"a {value.GetType().FullName}";
 
         private static Uri ResolveAbsolute(Uri baseUri, string path, string pathPart)
         {

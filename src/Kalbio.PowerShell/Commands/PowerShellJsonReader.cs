@@ -82,7 +82,8 @@ namespace Kalbio.PowerShell.Commands
                 return exact;
             }
 
-            return element.GetDouble();
+            // Beyond Double's range: keep the digits rather than guess.
+            return element.TryGetDouble(out double number) && !double.IsInfinity(number) ? number : (object)text;
         }
 
         private static int SignificantDigits(string number)
