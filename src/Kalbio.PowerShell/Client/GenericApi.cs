@@ -165,7 +165,9 @@ namespace Kalbio.PowerShell.Client
                         : null;
                     if (log.IsDebugEnabled)
                     {
-                        log.Debug($"Response body: {KalHttpPipeline.Truncate(connection.Redactor.Redact(text), DebugBodyLimit)}");
+                        // Redacting a large export in full would cost more than the request; only the start is shown.
+                        string shown = connection.Redactor.Redact(text!.Length > DebugBodyBytes ? text.Substring(0, DebugBodyBytes) : text);
+                        log.Debug("Response body: " + (shown.Length > DebugBodyLimit || text.Length > DebugBodyBytes ? shown.Substring(0, Math.Min(shown.Length, DebugBodyLimit)) + $"… ({text.Length:N0} characters in all)" : shown));
                     }
 
                     if (mode == ApiResponseMode.Text || !json)
