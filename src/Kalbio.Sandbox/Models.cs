@@ -92,10 +92,16 @@ public sealed class FaultSpec
     public int Times { get; set; } = 1;
     public int? Status { get; set; }
     public string? RetryAfter { get; set; }
+    /// <summary>A Location header, to answer with a redirect (with a 3xx status).</summary>
+    public string? Location { get; set; }
     public string? Body { get; set; }
     public string? ContentType { get; set; }
     public int? DelayMs { get; set; }
     public long? DropAfterBytes { get; set; }
+    /// <summary>Sends the status, headers and this many body bytes, then nothing more until the client hangs up.</summary>
+    public long? StallAfterBytes { get; set; }
+    /// <summary>Sends the body at about this many bytes a second.</summary>
+    public long? BytesPerSecond { get; set; }
     public bool CloseConnection { get; set; }
 
     internal FaultSpec Clone() => (FaultSpec)MemberwiseClone();

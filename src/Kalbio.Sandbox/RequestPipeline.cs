@@ -69,10 +69,20 @@ internal sealed class RequestPipeline
                     context.Response.Headers.RetryAfter = fault.RetryAfter;
                 }
 
+                if (fault.Location is not null)
+                {
+                    context.Response.Headers.Location = fault.Location;
+                }
+
                 if (fault.DropAfterBytes is long allowed)
                 {
                     dropper = new DroppingResponseStream(context, context.Response.Body, allowed);
                     context.Response.Body = dropper;
+                }
+
+                if (fault.BytesPerSecond is not null || fault.StallAfterBytes is not null)
+                {
+                    context.Response.Body = new SlowResponseStream(context.Response.Body, fault.BytesPerSecond, fault.StallAfterBytes, _stopping);
                 }
 
                 if (fault.Status is int status)
