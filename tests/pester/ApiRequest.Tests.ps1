@@ -4,8 +4,18 @@ BeforeAll {
     $script:Sandbox = Start-TestSandbox
     $script:Fqid = ',Kalbio.PowerShell.Commands.InvokeKalApiRequestCommand'
 
-    # What reached the API, the token requests left out.
-    function Get-ApiRequest { @(Invoke-Sandbox $script:Sandbox GET requests) | Where-Object path -NE '/auth/oauth/token' }
+    # What reached the API, the token requests left out. -Answered waits for the last status: the client can
+    # finish reading a body before the server logs the request.
+    function Get-ApiRequest {
+        param([switch] $Answered)
+        $deadline = [DateTime]::UtcNow.AddSeconds(10)
+        do {
+            $requests = @(Invoke-Sandbox $script:Sandbox GET requests | Where-Object path -NE '/auth/oauth/token')
+        } while ($Answered -and $requests.Count -and $requests[-1].status -eq 0 -and [DateTime]::UtcNow -lt $deadline)
+        $requests
+    }
+
+    function Add-Fault([hashtable] $Fault) { Invoke-Sandbox $script:Sandbox POST faults $Fault | Out-Null }
 }
 
 AfterAll {
@@ -170,6 +180,87 @@ Describe 'Invoke-KalApiRequest' {
             (Invoke-KalApiRequest GET programs/prg-1).id | Should -Be 'prg-1'
         } finally {
             Remove-Item Env:KALEIDOSCOPE_API_CLIENT_ID, Env:KALEIDOSCOPE_API_CLIENT_SECRET, Env:KALEIDOSCOPE_API_URL -ErrorAction SilentlyContinue
+        }
+    }
+
+    Context '-OutFile' {
+        BeforeEach {
+            Disconnect-KalApi
+            Connect-TestSandbox $script:Sandbox -Extra @{ RetryIntervalSec = 0 }
+            $script:Folder = Join-Path $TestDrive ([guid]::NewGuid().ToString('N'))
+            $script:Expected = (Invoke-Sandbox $script:Sandbox POST files @{ file_id = 'export-1'; generated_size = 3MB }).sha256
+        }
+
+        It 'streams the body to the file, creating its folder, and writes the file item' {
+            $target = Join-Path $script:Folder 'exports/export-1.bin'
+
+            $file = Invoke-KalApiRequest GET files/export-1 -OutFile $target
+
+            $file | Should -HaveCount 1
+            $file | Should -BeOfType System.IO.FileInfo
+            $file.FullName | Should -Be $target
+            $file.PSPath | Should -BeLike 'Microsoft.PowerShell.Core\FileSystem::*export-1.bin'
+            $file.Length | Should -Be 3MB
+            (Get-FileHash -LiteralPath $target -Algorithm SHA256).Hash | Should -Be $script:Expected.ToUpperInvariant()
+            (Get-ChildItem -LiteralPath (Split-Path $target) -Force).Name | Should -Be 'export-1.bin' -Because 'no temporary file is left behind'
+            (Get-ApiRequest).headers.accept | Should -Be '*/*'
+        }
+
+        It 'takes a PowerShell path relative to the current location, literally' {
+            $null = New-Item -ItemType Directory -Path $script:Folder
+            Push-Location -LiteralPath $script:Folder
+            try { $file = Invoke-KalApiRequest GET files/export-1 -OutFile 'export[1].bin' } finally { Pop-Location }
+            $file.FullName | Should -Be (Join-Path $script:Folder 'export[1].bin')
+        }
+
+        It 'retries a GET whose body broke off and writes the complete file' {
+            Add-Fault @{ method = 'GET'; path_prefix = '/files/export-1'; drop_after_bytes = 1MB }
+            $target = Join-Path $script:Folder 'export-1.bin'
+
+            $file = Invoke-KalApiRequest GET files/export-1 -OutFile $target
+
+            (Get-FileHash -LiteralPath $file.FullName -Algorithm SHA256).Hash | Should -Be $script:Expected.ToUpperInvariant()
+            @(Get-ApiRequest -Answered).Count | Should -Be 2
+        }
+
+        It 'leaves the existing file untouched and no partial file when every attempt breaks off' {
+            $null = New-Item -ItemType Directory -Path $script:Folder
+            $target = Join-Path $script:Folder 'export-1.bin'
+            Set-Content -LiteralPath $target -Value 'previous export' -NoNewline
+            Add-Fault @{ method = 'GET'; path_prefix = '/files/export-1'; drop_after_bytes = 1MB; times = 10 }
+
+            $file = Invoke-KalApiRequest GET files/export-1 -OutFile $target -ErrorVariable failures -ErrorAction SilentlyContinue
+
+            $file | Should -BeNullOrEmpty
+            $failures[0].FullyQualifiedErrorId | Should -Be "KalConnectionFailed$script:Fqid"
+            Get-Content -LiteralPath $target -Raw | Should -Be 'previous export'
+            (Get-ChildItem -LiteralPath $script:Folder -Force).Name | Should -Be 'export-1.bin'
+            @(Get-ApiRequest -Answered).Count | Should -Be 4 -Because 'one attempt and three retries'
+        }
+
+        It 'creates no file for an error answer' {
+            $target = Join-Path $script:Folder 'missing.bin'
+            Invoke-KalApiRequest GET files/missing -OutFile $target -ErrorVariable failures -ErrorAction SilentlyContinue
+            $failures[0].FullyQualifiedErrorId | Should -Be "KalNotFound$script:Fqid"
+            $target | Should -Not -Exist
+        }
+
+        It 'sends nothing and writes no file under -WhatIf' {
+            $target = Join-Path $script:Folder 'created.json'
+            Invoke-KalApiRequest POST programs -Body @{ name = 'x' } -OutFile $target -WhatIf
+            $target | Should -Not -Exist
+            @(Get-ApiRequest).Count | Should -Be 0
+            # Without -WhatIf the same call saves the JSON answer as it came.
+            Invoke-KalApiRequest POST programs -Body @{ name = 'x' } -OutFile $target | Out-Null
+            Get-Content -LiteralPath $target -Raw | Should -BeExactly '{"id":"prg-created","name":"x"}'
+        }
+
+        It 'takes one path: a second one from the pipeline is an error, not an overwrite' {
+            $target = Join-Path $script:Folder 'one.json'
+            'programs/prg-1', 'programs/prg-2' | Invoke-KalApiRequest GET -OutFile $target -ErrorVariable failures -ErrorAction SilentlyContinue | Out-Null
+            $failures[0].FullyQualifiedErrorId | Should -Be "OutFileTakesOnePath$script:Fqid"
+            (Get-Content -LiteralPath $target -Raw | ConvertFrom-Json).id | Should -Be 'prg-1'
+            @(Get-ApiRequest).Count | Should -Be 1
         }
     }
 }

@@ -68,16 +68,17 @@ namespace Kalbio.PowerShell.Client
         /// The request for <paramref name="method"/> on <paramref name="uri"/> (from <see cref="ApiAddress.Resolve"/>).
         /// <paramref name="jsonBody"/> is sent as application/json; a method other than GET sends <c>{}</c> without
         /// one, as the API refuses an empty JSON body. GET is retried on transient failures, other methods only
-        /// when the server cannot have processed them.
+        /// when the server cannot have processed them. <paramref name="expectJson"/> false (saving to a file) accepts
+        /// any type.
         /// </summary>
-        public static KalRequest CreateRequest(string method, Uri uri, byte[]? jsonBody)
+        public static KalRequest CreateRequest(string method, Uri uri, byte[]? jsonBody, bool expectJson = true)
         {
             var httpMethod = new HttpMethod(method.ToUpperInvariant());
             bool isGet = httpMethod == HttpMethod.Get;
             CheckBodyAllowed(method, jsonBody != null);
 
             var request = new KalRequest(httpMethod, uri);
-            request.Headers.Add(new System.Collections.Generic.KeyValuePair<string, string>("Accept", "application/json, */*;q=0.5"));
+            request.Headers.Add(new KeyValuePair<string, string>("Accept", expectJson ? "application/json, */*;q=0.5" : "*/*"));
             if (!isGet)
             {
                 byte[] body = jsonBody ?? EmptyObject;

@@ -1,21 +1,35 @@
 using System;
 using System.Collections;
 using System.Collections.Generic;
+using System.IO;
 using System.Management.Automation;
+using System.Threading;
 using Kalbio.PowerShell.Client;
 
 namespace Kalbio.PowerShell.Commands
 {
     /// <summary>
     /// Calls any API path with the connection's token, retries, errors and redaction: the way to endpoints that
-    /// have no cmdlet yet. JSON answers come back as PowerShell objects (arrays enumerated), text as text.
+    /// have no cmdlet yet. JSON answers come back as PowerShell objects (arrays enumerated), text as text;
+    /// -OutFile streams the body to a file with Get-KalFile's atomic download.
     /// </summary>
-    [Cmdlet(VerbsLifecycle.Invoke, "KalApiRequest", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
-    [OutputType(typeof(PSObject), typeof(string))]
+    [Cmdlet(VerbsLifecycle.Invoke, "KalApiRequest", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = ResponseSet)]
+    [OutputType(typeof(PSObject), typeof(string), ParameterSetName = new[] { ResponseSet })]
+    [OutputType(typeof(FileInfo), ParameterSetName = new[] { OutFileSet })]
     public sealed class InvokeKalApiRequestCommand : KalConnectedCmdlet
     {
+        private const string ResponseSet = "Response";
+        private const string OutFileSet = "OutFile";
+        private const int ProgressActivityId = 0x4B616D;
+
+        // Like Get-KalFile: a download done within a second never draws a progress bar.
+        private static readonly TimeSpan ProgressDelay = TimeSpan.FromSeconds(1);
+
         private byte[]? _body;
         private string _query = string.Empty;
+        private string? _outFile;
+        private bool _progressEnabled;
+        private int _requests;
 
         [Parameter(Mandatory = true, Position = 0)]
         [ValidateSet("GET", "POST", "PUT", "PATCH", "DELETE", IgnoreCase = true)]
@@ -36,16 +50,21 @@ namespace Kalbio.PowerShell.Commands
         public IDictionary? Query { get; set; }
 
         /// <summary>Writes the response body as text, without parsing it.</summary>
-        [Parameter]
+        [Parameter(ParameterSetName = ResponseSet)]
         public SwitchParameter Raw { get; set; }
 
+        /// <summary>Streams the response body to this file (atomically, like Get-KalFile) and writes the file item.</summary>
+        [Parameter(Mandatory = true, ParameterSetName = OutFileSet)]
+        [ValidateNotNullOrEmpty]
+        public string OutFile { get; set; } = string.Empty;
+
         /// <summary>The name of a variable that receives the HTTP status code, also when the server answers with an error.</summary>
-        [Parameter]
+        [Parameter(ParameterSetName = ResponseSet)]
         [ValidateNotNullOrEmpty]
         public string? StatusCodeVariable { get; set; }
 
         /// <summary>The name of a variable that receives the response headers (name -> values) of a successful request.</summary>
-        [Parameter]
+        [Parameter(ParameterSetName = ResponseSet)]
         [ValidateNotNullOrEmpty]
         public string? ResponseHeadersVariable { get; set; }
 
@@ -70,6 +89,12 @@ namespace Kalbio.PowerShell.Commands
             {
                 ThrowKalError(ex, ex.Target);
             }
+
+            if (ParameterSetName == OutFileSet)
+            {
+                _outFile = ResolveOutFile();
+                _progressEnabled = IsProgressEnabled();
+            }
         }
 
         protected override void ProcessRecord()
@@ -79,7 +104,7 @@ namespace Kalbio.PowerShell.Commands
             try
             {
                 Uri uri = ApiAddress.WithQuery(ApiAddress.Resolve(connection.BaseUri, Path), _query);
-                request = GenericApi.CreateRequest(HttpMethodName, uri, _body);
+                request = GenericApi.CreateRequest(HttpMethodName, uri, _body, expectJson: _outFile is null);
             }
             catch (KalInputException ex)
             {
@@ -87,8 +112,22 @@ namespace Kalbio.PowerShell.Commands
                 return;
             }
 
+            if (_outFile != null && ++_requests > 1)
+            {
+                WriteKalError(
+                    new KalInputException("OutFileTakesOnePath", $"-OutFile names one file, so it takes one path; '{Path}' is another. Save each with its own call, e.g. with ForEach-Object.", "OutFile"),
+                    Path);
+                return;
+            }
+
             if (request.Method.Method != "GET" && !ShouldProcess(request.Uri.GetLeftPart(UriPartial.Path), request.Method.Method))
             {
+                return;
+            }
+
+            if (_outFile != null)
+            {
+                Save(connection, request, _outFile);
                 return;
             }
 
@@ -156,6 +195,128 @@ namespace Kalbio.PowerShell.Commands
 
                 WriteObject(response.Text);
             }
+        }
+
+        private void Save(KalConnection connection, KalRequest request, string path)
+        {
+            string? folder = System.IO.Path.GetDirectoryName(path);
+            try
+            {
+                if (folder != null && !Directory.Exists(folder))
+                {
+                    WriteVerbose($"Creating the folder '{folder}'.");
+                    Directory.CreateDirectory(folder);
+                }
+            }
+            catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
+            {
+                ErrorRecord record = KalErrors.ToErrorRecord(ex, OutFile);
+                record.ErrorDetails = new ErrorDetails($"Cannot create the folder '{folder}' for -OutFile: {ex.Message}");
+                WriteError(record);
+                return;
+            }
+
+            string name = System.IO.Path.GetFileName(path);
+            int progressShown = 0;
+            Action<DownloadProgress>? onProgress = null;
+            if (_progressEnabled)
+            {
+                onProgress = progress =>
+                {
+                    if (progress.Elapsed >= ProgressDelay)
+                    {
+                        Volatile.Write(ref progressShown, 1);
+                        PostProgress(ProgressFor(name, progress));
+                    }
+                };
+            }
+
+            try
+            {
+                FileInfo file = Run(cancellation => FilesApi.DownloadAsync(connection, request, path, noClobber: false, onProgress, Log, cancellation));
+                WriteObject(AsProviderItem(file));
+            }
+            catch (Exception ex) when (IsKalFailure(ex))
+            {
+                WriteKalError(ex, Path);
+            }
+            catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
+            {
+                ErrorRecord record = KalErrors.ToErrorRecord(ex, Path);
+                record.ErrorDetails = new ErrorDetails($"Cannot save the response of {request.Method} {connection.Http.Describe(request.Uri)} as '{path}': {ex.Message}");
+                WriteError(record);
+            }
+            finally
+            {
+                if (Volatile.Read(ref progressShown) == 1 && !Cancellation.IsCancellationRequested)
+                {
+                    CompleteProgress(new ProgressRecord(ProgressActivityId, $"Saving {name}", "Done"));
+                }
+            }
+        }
+
+        private string ResolveOutFile()
+        {
+            string path;
+            ProviderInfo provider;
+            try
+            {
+                path = SessionState.Path.GetUnresolvedProviderPathFromPSPath(OutFile, out provider, out _);
+            }
+            catch (Exception ex) when (ex is SessionStateException || ex is NotSupportedException || ex is ArgumentException)
+            {
+                ThrowTerminatingError(new ErrorRecord(ex, "InvalidOutFile", ErrorCategory.InvalidArgument, OutFile)
+                {
+                    ErrorDetails = new ErrorDetails($"The -OutFile path '{OutFile}' cannot be resolved: {ex.Message}"),
+                });
+                throw;
+            }
+
+            if (provider.Name != "FileSystem")
+            {
+                ThrowTerminatingError(KalErrors.Create(
+                    "OutFileNotFileSystem",
+                    ErrorCategory.InvalidArgument,
+                    $"The -OutFile path '{OutFile}' is on the {provider.Name} provider; give a file in the file system.",
+                    OutFile));
+            }
+
+            return path;
+        }
+
+        /// <summary>The FileInfo as Get-Item gives it (PSPath and friends), so it formats and pipes like any file.</summary>
+        private object AsProviderItem(FileInfo file)
+        {
+            try
+            {
+                foreach (PSObject item in SessionState.InvokeProvider.Item.Get(new[] { file.FullName }, force: true, literalPath: true))
+                {
+                    if (item.BaseObject is FileInfo)
+                    {
+                        return item;
+                    }
+                }
+            }
+            catch (Exception ex) when (ex is SessionStateException || ex is ProviderInvocationException || ex is NotSupportedException)
+            {
+                // Replaced or removed in the meantime: the plain FileInfo still says what was saved where.
+            }
+
+            return file;
+        }
+
+        private static ProgressRecord ProgressFor(string name, DownloadProgress progress)
+        {
+            var record = new ProgressRecord(
+                ProgressActivityId,
+                $"Saving {name}",
+                progress.TotalBytes is long total ? $"{progress.BytesReceived:N0} of {total:N0} bytes" : $"{progress.BytesReceived:N0} bytes");
+            if (progress.PercentComplete is int percent)
+            {
+                record.PercentComplete = percent;
+            }
+
+            return record;
         }
 
         private void SetVariable(string? name, object value)
