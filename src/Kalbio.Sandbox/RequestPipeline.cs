@@ -41,6 +41,12 @@ internal sealed class RequestPipeline
         }
 
         SandboxState.PendingRequest pending = _state.BeginRequest(context.Request.Method, path.Raw, path.Query, LowerCaseHeaders(context.Request.Headers));
+        // The status is logged as the response starts, so a client that has its answer always finds it in the log.
+        context.Response.OnStarting(() =>
+        {
+            pending.Status = context.Response.StatusCode;
+            return Task.CompletedTask;
+        });
         var recording = new RecordingStream(context.Request.Body, LoggedBodyLimit, hash: false);
         context.Request.Body = recording;
         DroppingResponseStream? dropper = null;
