@@ -235,7 +235,7 @@ Describe 'Invoke-KalApiRequest' {
             $failures[0].FullyQualifiedErrorId | Should -Be "KalConnectionFailed$script:Fqid"
             Get-Content -LiteralPath $target -Raw | Should -Be 'previous export'
             (Get-ChildItem -LiteralPath $script:Folder -Force).Name | Should -Be 'export-1.bin'
-            @(Get-ApiRequest -Answered).Count | Should -Be 4 -Because 'one attempt and three retries'
+            @(Get-ApiRequest).Count | Should -Be 4 -Because 'one attempt and three retries'
         }
 
         It 'creates no file for an error answer' {
