@@ -14,6 +14,7 @@
         'Disconnect-KalApi'
         'Get-KalConnection'
         'Get-KalFile'
+        'Invoke-KalApiRequest'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()
