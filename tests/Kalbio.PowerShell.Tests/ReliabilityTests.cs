@@ -136,6 +136,19 @@ namespace Kalbio.PowerShell.Tests
             Assert.Equal(new[] { 401, 200 }, _sandbox.ApiRequests().Select(r => r.Status));
         }
 
+        [Fact]
+        public async Task A_server_that_echoes_the_proxy_token_without_its_scheme_has_it_redacted_everywhere()
+        {
+            using KalConnection connection = await Connected(o => o.AdditionalHeaders.Add(new("Authorization", "Bearer proxy-token-echoed-123")));
+            _sandbox.State.AddFault(new FaultSpec { PathPrefix = "/operations/", Status = 403, Body = "{\"code\":\"forbidden\",\"message\":\"proxy-token-echoed-123 may not list this\"}", ContentType = "application/json" });
+            var log = new RecordingLog();
+
+            var failure = await Assert.ThrowsAsync<KalApiException>(() => ListRegistrations(connection, log));
+
+            Assert.Contains("403 Forbidden: *** may not list this", failure.Message);
+            Assert.DoesNotContain("proxy-token-echoed-123", failure.ToString() + failure.ServerMessage + failure.ResponseBody + log.All);
+        }
+
         [Theory]
         [InlineData("{\"token\":\"abc123\",\"note\":\"not OAuth\"}", "application/json", "{\"token\":\"abc123\"")]
         [InlineData("[]", "application/json", "[]")]
