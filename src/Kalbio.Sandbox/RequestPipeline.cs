@@ -43,14 +43,9 @@ internal sealed class RequestPipeline
         SandboxState.PendingRequest pending = _state.BeginRequest(context.Request.Method, path.Raw, path.Query, LowerCaseHeaders(context.Request.Headers));
         // The status is logged as the response starts, so a client that has its answer always finds it in the log.
         // A dropped connection may "start" only as Kestrel tears it down, after the final status (0) was logged.
-        bool completed = false;
         context.Response.OnStarting(() =>
         {
-            if (!Volatile.Read(ref completed))
-            {
-                pending.Status = context.Response.StatusCode;
-            }
-
+            _state.StartResponse(pending, context.Response.StatusCode);
             return Task.CompletedTask;
         });
         var recording = new RecordingStream(context.Request.Body, LoggedBodyLimit, hash: false);
@@ -135,7 +130,6 @@ internal sealed class RequestPipeline
         finally
         {
             dropped |= dropper?.Dropped == true || context.RequestAborted.IsCancellationRequested;
-            Volatile.Write(ref completed, true);
             _state.CompleteRequest(pending, dropped ? 0 : context.Response.StatusCode, recording.CapturedText, recording.BytesRead);
         }
     }
