@@ -325,7 +325,8 @@ Describe 'Bad input is refused with a stable ErrorId and a message that says wha
             try {
                 $thrown = { Get-KalFile f1 -Destination (Join-Path $readOnly 'new-folder') } | Should -Throw -PassThru
 
-                $thrown.FullyQualifiedErrorId | Should -BeIn @('FileAccessDenied,Kalbio.PowerShell.Commands.GetKalFileCommand', 'FileWriteFailed,Kalbio.PowerShell.Commands.GetKalFileCommand')
+                $thrown.FullyQualifiedErrorId | Should -Be 'FileAccessDenied,Kalbio.PowerShell.Commands.GetKalFileCommand'
+                $thrown.CategoryInfo.Category | Should -Be 'PermissionDenied'
                 $thrown.ToString() | Should -BeLike "Cannot create the destination folder '$readOnly/new-folder':*"
                 Join-Path $readOnly 'new-folder' | Should -Not -Exist
                 Get-AnyRequest | Should -BeNullOrEmpty
