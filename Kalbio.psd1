@@ -13,6 +13,8 @@
         'Connect-KalApi'
         'Disconnect-KalApi'
         'Get-KalConnection'
+        'New-KalRecordResult'
+        'Submit-KalRegistrationResult'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

@@ -41,6 +41,22 @@ namespace Kalbio.PowerShell.Json
             WriteValue(writer, value);
         }
 
+        /// <summary>
+        /// Writes <paramref name="value"/>, which must be a JSON object (a dictionary or a host object seen as one);
+        /// anything else is an error naming <paramref name="rootName"/>.
+        /// </summary>
+        public void WriteObject(Utf8JsonWriter writer, object value, string rootName)
+        {
+            object? adapted = _adapt != null ? _adapt(value) : value;
+            if (!(adapted is IDictionary || adapted is JsonObjectView))
+            {
+                string what = adapted is null ? "empty" : adapted is string ? "text" : adapted is IEnumerable ? "a list" : $"a {adapted.GetType().FullName}";
+                throw new KalInputException("RecordDataNotAnObject", $"{rootName} must be a hashtable or an object with properties (field name -> value), but it is {what}.", null, value);
+            }
+
+            Write(writer, adapted, rootName);
+        }
+
         private void WriteValue(Utf8JsonWriter writer, object? value)
         {
             if (value != null && _adapt != null)

@@ -1,0 +1,281 @@
+using System;
+using System.Collections;
+using System.Collections.Generic;
+using System.Collections.Specialized;
+using System.Globalization;
+using System.Management.Automation;
+using Kalbio.PowerShell.Client;
+using Kalbio.PowerShell.Json;
+using Kalbio.PowerShell.Model;
+
+namespace Kalbio.PowerShell.Commands
+{
+    /// <summary>
+    /// Creates the result for one record: from parameters, or from each piped row (Import-Csv, ConvertFrom-Json,
+    /// hashtables, plain ids), reading RecordId/record_id, Status, ErrorMessage/error_message and Data/data from it
+    /// when they are not given, and -DataProperty columns into Data.
+    /// </summary>
+    /// <remarks>
+    /// Piped rows are bound whole to -InputObject and read here, instead of binding each parameter by property name:
+    /// the binder's per-property work is most of the per-row cost. The "Fields" parameter set is never chosen when
+    /// rows are piped; it declares RecordId, Status and ErrorMessage as ValueFromPipelineByPropertyName so that help
+    /// shows how they bind and delay-bind script blocks (-RecordId { $_.compound_id }) work.
+    /// </remarks>
+    [Cmdlet(VerbsCommon.New, "KalRecordResult", DefaultParameterSetName = RowSet)]
+    [OutputType(typeof(KalRecordResult))]
+    public sealed class NewKalRecordResultCommand : KalCmdlet
+    {
+        private const string RowSet = "InputObject";
+        private const string FieldsSet = "Fields";
+
+        private int _index = -1;
+        private OrderedDictionary? _fixedData;
+
+        [Parameter(ParameterSetName = FieldsSet, Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
+        [Parameter(ParameterSetName = RowSet, Position = 0)]
+        [Alias("record_id")]
+        public string? RecordId { get; set; }
+
+        [Parameter(ParameterSetName = FieldsSet, Mandatory = true, Position = 1, ValueFromPipelineByPropertyName = true)]
+        [Parameter(ParameterSetName = RowSet, Position = 1)]
+        [ArgumentCompleter(typeof(RecordStatusCompleter))]
+        public string? Status { get; set; }
+
+        /// <summary>The record's data: a hashtable ([ordered] keeps its order) or an object whose properties become the fields.</summary>
+        [Parameter]
+        public object? Data { get; set; }
+
+        /// <summary>Properties (columns) of the piped row to copy into Data, in this order.</summary>
+        [Parameter]
+        public string[]? DataProperty { get; set; }
+
+        [Parameter(ParameterSetName = FieldsSet, ValueFromPipelineByPropertyName = true)]
+        [Parameter(ParameterSetName = RowSet)]
+        [Alias("error_message")]
+        public string? ErrorMessage { get; set; }
+
+        /// <summary>The row to read the result from (usually piped).</summary>
+        [Parameter(ParameterSetName = RowSet, ValueFromPipeline = true)]
+        public PSObject? InputObject { get; set; }
+
+        protected override void BeginProcessing()
+        {
+            // Values given on the command line are checked once here; delay-bound ones (-RecordId { ... }) are not set
+            // yet, and are checked for each row.
+            if (RecordId != null && string.IsNullOrWhiteSpace(RecordId))
+            {
+                ThrowTerminatingError(KalErrors.Create("RecordIdMissing", ErrorCategory.InvalidArgument, "-RecordId is empty. Give the id of the record this result is for.", RecordId));
+            }
+
+            if (Status != null && string.IsNullOrWhiteSpace(Status))
+            {
+                ThrowTerminatingError(KalErrors.Create("RecordStatusMissing", ErrorCategory.InvalidArgument, "-Status is empty. Give a status such as matched, not_found, created or error.", Status));
+            }
+
+            if (Data != null && DataProperty != null)
+            {
+                ThrowTerminatingError(KalErrors.Create("DataAndDataProperty", ErrorCategory.InvalidArgument, "Give -Data or -DataProperty, not both.", null));
+            }
+
+            if (DataProperty != null)
+            {
+                var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+                foreach (string? name in DataProperty)
+                {
+                    if (string.IsNullOrWhiteSpace(name) || !seen.Add(name!))
+                    {
+                        ThrowTerminatingError(KalErrors.Create("InvalidDataProperty", ErrorCategory.InvalidArgument, string.IsNullOrWhiteSpace(name) ? "-DataProperty has an empty name." : $"-DataProperty lists '{name}' twice.", DataProperty));
+                    }
+                }
+            }
+
+            if (Data != null)
+            {
+                _fixedData = ToData(Data);
+                if (_fixedData is null)
+                {
+                    ThrowTerminatingError(KalErrors.Create("RecordDataNotAnObject", ErrorCategory.InvalidArgument, $"-Data must be a hashtable or an object with properties (field name -> value), but it is {DescribeData(Data)}.", Data));
+                }
+            }
+        }
+
+        protected override void ProcessRecord()
+        {
+            _index++;
+            PSObject? row = InputObject;
+            string? recordId = NonEmpty(RecordId);
+            string? status = NonEmpty(Status);
+            string? errorMessage = NonEmpty(ErrorMessage);
+            IDictionary? data = _fixedData;
+            try
+            {
+                if (row != null)
+                {
+                    data = ReadRow(row, ref recordId, ref status, ref errorMessage) ?? data;
+                    recordId = NonEmpty(recordId);
+                    status = NonEmpty(status);
+                    errorMessage = NonEmpty(errorMessage);
+                }
+
+                if (recordId is null)
+                {
+                    throw Problem("RecordIdMissing", "has no record id. Give -RecordId, or pipe objects with a RecordId or record_id property.");
+                }
+
+                if (status is null)
+                {
+                    throw Problem("RecordStatusMissing", "has no status. Give -Status (matched, not_found, created, error, ...), or pipe objects with a Status property.");
+                }
+
+                // Each result gets its own copy of -Data, so changing one result's data does not change the others.
+                WriteObject(new KalRecordResult(recordId, status, data != null && ReferenceEquals(data, _fixedData) ? Copy(_fixedData!) : data, errorMessage));
+            }
+            catch (RecordProblem problem)
+            {
+                string subject = row is null ? "The record result" : $"Input [{_index.ToString(CultureInfo.InvariantCulture)}]";
+                WriteError(KalErrors.Create(problem.ErrorId, ErrorCategory.InvalidData, subject + " " + problem.Message, row ?? (object?)recordId));
+            }
+        }
+
+        private IDictionary? ReadRow(PSObject row, ref string? recordId, ref string? status, ref string? errorMessage)
+        {
+            object? value = row.BaseObject;
+            switch (value)
+            {
+                case KalRecordResult typed:
+                    recordId ??= NonEmpty(typed.RecordId);
+                    status ??= NonEmpty(typed.Status);
+                    errorMessage ??= NonEmpty(typed.ErrorMessage);
+                    return DataProperty != null ? FromColumns(name => typed.Data != null && typed.Data.Contains(name), name => typed.Data![name]) : Copy(typed.Data);
+                case IDictionary dictionary:
+                    recordId ??= Field(dictionary, "record_id", "RecordId", "record_id");
+                    status ??= Field(dictionary, "status", "Status", "status");
+                    errorMessage ??= Field(dictionary, "error_message", "ErrorMessage", "error_message");
+                    if (DataProperty != null)
+                    {
+                        return FromColumns(dictionary.Contains, name => dictionary[name]);
+                    }
+
+                    return _fixedData is null && (dictionary["data"] ?? dictionary["Data"]) is { } dictionaryData ? RowData(dictionaryData) : null;
+                case string _:
+                case ValueType _:
+                    // A plain id, e.g. $event.record_ids | New-KalRecordResult -Status not_found.
+                    recordId ??= RecordInput.Text(value, "record id");
+                    if (DataProperty != null)
+                    {
+                        throw Problem("DataPropertyNotFound", $"is {RecordInput.Describe(value)}, which has no properties to copy with -DataProperty.");
+                    }
+
+                    return null;
+            }
+
+            PSMemberInfoCollection<PSPropertyInfo> properties = row.Properties;
+            recordId ??= RecordInput.Text((properties["record_id"] ?? properties["RecordId"])?.Value, "record_id");
+            status ??= RecordInput.Text(properties["status"]?.Value, "status");
+            errorMessage ??= RecordInput.Text((properties["error_message"] ?? properties["ErrorMessage"])?.Value, "error_message");
+            if (DataProperty != null)
+            {
+                var data = KalRecordResult.NewData(DataProperty.Length);
+                foreach (string name in DataProperty)
+                {
+                    PSPropertyInfo? property = properties[name];
+                    if (property is null)
+                    {
+                        throw MissingColumn(name, Names(properties));
+                    }
+
+                    data.Add(name, property.Value);
+                }
+
+                return data;
+            }
+
+            return _fixedData is null && properties["data"]?.Value is { } rowData && RecordInput.Data(rowData) != null ? RowData(rowData) : null;
+        }
+
+        private OrderedDictionary FromColumns(Func<string, bool> has, Func<string, object?> get)
+        {
+            var data = KalRecordResult.NewData(DataProperty!.Length);
+            foreach (string name in DataProperty)
+            {
+                if (!has(name))
+                {
+                    throw MissingColumn(name, null);
+                }
+
+                data.Add(name, get(name));
+            }
+
+            return data;
+        }
+
+        /// <summary>
+        /// Data as an ordered dictionary: a dictionary's entries or a custom object's properties, values kept as they
+        /// are; null when <paramref name="value"/> is neither.
+        /// </summary>
+        private static OrderedDictionary? ToData(object value)
+        {
+            object? unwrapped = value is PSObject wrapped ? wrapped.BaseObject : value;
+            if (unwrapped is IDictionary dictionary)
+            {
+                var copy = KalRecordResult.NewData(dictionary.Count);
+                foreach (DictionaryEntry entry in dictionary)
+                {
+                    copy[Convert.ToString(entry.Key, CultureInfo.InvariantCulture) ?? string.Empty] = entry.Value;
+                }
+
+                return copy;
+            }
+
+            if (unwrapped is PSCustomObject && value is PSObject custom)
+            {
+                var data = KalRecordResult.NewData();
+                foreach (PSPropertyInfo property in custom.Properties)
+                {
+                    if (property.IsGettable)
+                    {
+                        data[property.Name] = property.Value;
+                    }
+                }
+
+                return data;
+            }
+
+            return null;
+        }
+
+        private static OrderedDictionary RowData(object value) =>
+            ToData(value) ?? throw Problem("RecordDataNotAnObject", $"has data that is {DescribeData(value)}; data must be a hashtable or an object with properties (field name -> value).");
+
+        private static string DescribeData(object value)
+        {
+            object? unwrapped = value is PSObject wrapped ? wrapped.BaseObject : value;
+            return unwrapped is ScriptBlock
+                ? "a script block (to compute data for each row, use ForEach-Object { New-KalRecordResult ... -Data @{ ... } })"
+                : RecordInput.Describe(unwrapped);
+        }
+
+        private static OrderedDictionary? Copy(IDictionary? data) => data is null ? null : ToData(data);
+
+        private static string? Field(IDictionary dictionary, string name, string alternative, string field) =>
+            RecordInput.Text(dictionary[name] ?? dictionary[alternative], field);
+
+        private static string Names(PSMemberInfoCollection<PSPropertyInfo> properties)
+        {
+            var names = new List<string>();
+            foreach (PSPropertyInfo property in properties)
+            {
+                names.Add(property.Name);
+            }
+
+            return string.Join(", ", names);
+        }
+
+        private static RecordProblem MissingColumn(string name, string? available) =>
+            Problem("DataPropertyNotFound", $"has no property '{name}' to copy into data{(string.IsNullOrEmpty(available) ? string.Empty : $" (it has: {available})")}. Check the names given to -DataProperty.");
+
+        private static RecordProblem Problem(string errorId, string predicate) => new RecordProblem(errorId, predicate, null);
+
+        private static string? NonEmpty(string? text) => string.IsNullOrWhiteSpace(text) ? null : text;
+    }
+}
