@@ -351,10 +351,28 @@ r2,error,no such compound,C,Methane,CMP-2
         $fromIds.Status | Should -Be @('not_found', 'not_found')
     }
 
-    It 'lets parameters given on the command line win over the row, and evaluates script blocks per row' {
-        $rows = [pscustomobject]@{ record_id = 'r1'; status = 'matched'; compound = 'CMP-9' }
-        ($rows | New-KalRecordResult -Status created).Status | Should -Be 'created'
-        ($rows | New-KalRecordResult -RecordId { "id-$($_.compound)" }).RecordId | Should -Be 'id-CMP-9'
+    It 'lets parameters given on the command line win over the row' {
+        $row = [pscustomobject]@{ record_id = 'r1'; status = 'matched'; compound = 'CMP-9' }
+        $result = $row | New-KalRecordResult -Status created -ErrorMessage 'fixed'
+        $result.RecordId | Should -Be 'r1'
+        $result.Status | Should -Be 'created'
+        $result.ErrorMessage | Should -Be 'fixed'
+    }
+
+    It 'refuses a script block for -RecordId instead of taking its text as the id' {
+        $row = [pscustomobject]@{ status = 'matched'; compound = 'CMP-9' }
+        $thrown = { $row | New-KalRecordResult -RecordId { "id-$($_.compound)" } } | Should -Throw -PassThru
+        $thrown.FullyQualifiedErrorId | Should -BeLike 'ParameterArgumentTransformationError,*'
+        $thrown.Exception.Message | Should -BeLike '*script block is not accepted*ForEach-Object*'
+    }
+
+    It 'reads the error message under the naming convention of the row: <Case>' -TestCases @(
+        @{ Case = 'record_id and error_message'; Row = [pscustomobject]@{ record_id = 'r1'; status = 'error'; error_message = 'snake' }; Expected = 'snake' }
+        @{ Case = 'RecordId and ErrorMessage'; Row = [pscustomobject]@{ RecordId = 'r1'; Status = 'error'; ErrorMessage = 'pascal' }; Expected = 'pascal' }
+        @{ Case = 'either, when the id is a parameter'; Row = [pscustomobject]@{ status = 'error'; ErrorMessage = 'given' }; Expected = 'given' }
+    ) {
+        ($Row | New-KalRecordResult -RecordId r1 -ErrorAction Stop).ErrorMessage | Should -Be $Expected
+        if ($Case -notlike 'either*') { ($Row | New-KalRecordResult).ErrorMessage | Should -Be $Expected }
     }
 
     It 'turns -Data objects into ordered data, each result with its own copy' {

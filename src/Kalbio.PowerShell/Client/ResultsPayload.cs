@@ -10,6 +10,7 @@ using System.Net.Http.Headers;
 using System.Text.Json;
 using System.Threading.Tasks;
 using Kalbio.PowerShell.Json;
+using System.Runtime.CompilerServices;
 
 namespace Kalbio.PowerShell.Client
 {
@@ -33,7 +34,7 @@ namespace Kalbio.PowerShell.Client
         private static readonly JsonEncodedText DataName = JsonEncodedText.Encode("data");
 
         private readonly JsonValueWriter _values;
-        private readonly Dictionary<string, int> _positions = new Dictionary<string, int>(StringComparer.Ordinal);
+        private readonly Dictionary<string, int> _positions;
         private readonly HashSet<string>? _expected;
         private readonly List<string> _unexpectedSample = new List<string>();
         private ChunkedBuffer? _buffer;
@@ -63,6 +64,7 @@ namespace Kalbio.PowerShell.Client
 
             Status = status;
             _values = values;
+            _positions = new Dictionary<string, int>(expectedRecordIds is ICollection<string> known ? known.Count : 0, StringComparer.Ordinal);
             if (expectedRecordIds != null)
             {
                 _expected = new HashSet<string>(StringComparer.Ordinal);
@@ -116,6 +118,7 @@ namespace Kalbio.PowerShell.Client
         /// Validates and writes the next record. Returns null when it is valid, else the problem (position, id and what
         /// is wrong) for the caller to report; the builder then refuses to complete.
         /// </summary>
+        [MethodImpl(HotPath.Optimize)]
         public KalInputException? Add(string? recordId, string? status, object? data, string? errorMessage, object? source = null)
         {
             int index = _count++;
@@ -206,6 +209,7 @@ namespace Kalbio.PowerShell.Client
             _discardWriter = null;
         }
 
+        [MethodImpl(HotPath.Optimize)]
         private void WriteRecord(string recordId, string status, object? data, string? errorMessage)
         {
             Utf8JsonWriter writer;

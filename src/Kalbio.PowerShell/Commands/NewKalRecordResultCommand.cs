@@ -7,6 +7,7 @@ using System.Management.Automation;
 using Kalbio.PowerShell.Client;
 using Kalbio.PowerShell.Json;
 using Kalbio.PowerShell.Model;
+using System.Runtime.CompilerServices;
 
 namespace Kalbio.PowerShell.Commands
 {
@@ -17,28 +18,26 @@ namespace Kalbio.PowerShell.Commands
     /// </summary>
     /// <remarks>
     /// Piped rows are bound whole to -InputObject and read here, instead of binding each parameter by property name:
-    /// the binder's per-property work is most of the per-row cost. The "Fields" parameter set is never chosen when
-    /// rows are piped; it declares RecordId, Status and ErrorMessage as ValueFromPipelineByPropertyName so that help
-    /// shows how they bind and delay-bind script blocks (-RecordId { $_.compound_id }) work.
+    /// the binder's per-property work, and a second parameter set, were most of the per-row cost. The price is that
+    /// delay-bind script blocks (-RecordId { $_.x }) are not supported; they are refused with a clear error rather
+    /// than taken as text. A row's fields are read under one naming convention, picked by its record id property:
+    /// record_id, status, error_message, data (the API's), or RecordId, Status, ErrorMessage, Data.
     /// </remarks>
-    [Cmdlet(VerbsCommon.New, "KalRecordResult", DefaultParameterSetName = RowSet)]
+    [Cmdlet(VerbsCommon.New, "KalRecordResult")]
     [OutputType(typeof(KalRecordResult))]
     public sealed class NewKalRecordResultCommand : KalCmdlet
     {
-        private const string RowSet = "InputObject";
-        private const string FieldsSet = "Fields";
-
         private int _index = -1;
         private OrderedDictionary? _fixedData;
 
-        [Parameter(ParameterSetName = FieldsSet, Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
-        [Parameter(ParameterSetName = RowSet, Position = 0)]
+        [Parameter(Position = 0)]
         [Alias("record_id")]
+        [NoScriptBlock]
         public string? RecordId { get; set; }
 
-        [Parameter(ParameterSetName = FieldsSet, Mandatory = true, Position = 1, ValueFromPipelineByPropertyName = true)]
-        [Parameter(ParameterSetName = RowSet, Position = 1)]
+        [Parameter(Position = 1)]
         [ArgumentCompleter(typeof(RecordStatusCompleter))]
+        [NoScriptBlock]
         public string? Status { get; set; }
 
         /// <summary>The record's data: a hashtable ([ordered] keeps its order) or an object whose properties become the fields.</summary>
@@ -49,13 +48,13 @@ namespace Kalbio.PowerShell.Commands
         [Parameter]
         public string[]? DataProperty { get; set; }
 
-        [Parameter(ParameterSetName = FieldsSet, ValueFromPipelineByPropertyName = true)]
-        [Parameter(ParameterSetName = RowSet)]
+        [Parameter]
         [Alias("error_message")]
+        [NoScriptBlock]
         public string? ErrorMessage { get; set; }
 
         /// <summary>The row to read the result from (usually piped).</summary>
-        [Parameter(ParameterSetName = RowSet, ValueFromPipeline = true)]
+        [Parameter(ValueFromPipeline = true)]
         public PSObject? InputObject { get; set; }
 
         protected override void BeginProcessing()
@@ -99,6 +98,7 @@ namespace Kalbio.PowerShell.Commands
             }
         }
 
+        [MethodImpl(HotPath.Optimize)]
         protected override void ProcessRecord()
         {
             _index++;
@@ -137,6 +137,7 @@ namespace Kalbio.PowerShell.Commands
             }
         }
 
+        [MethodImpl(HotPath.Optimize)]
         private IDictionary? ReadRow(PSObject row, ref string? recordId, ref string? status, ref string? errorMessage)
         {
             object? value = row.BaseObject;
@@ -169,10 +170,30 @@ namespace Kalbio.PowerShell.Commands
                     return null;
             }
 
+            // Each property that a row lacks costs a slow lookup (PowerShell searches the adapters and the type table
+            // after the row's own properties), so the error message is looked up under one name when the row's
+            // record id property tells which naming convention it uses.
             PSMemberInfoCollection<PSPropertyInfo> properties = row.Properties;
-            recordId ??= RecordInput.Text((properties["record_id"] ?? properties["RecordId"])?.Value, "record_id");
+            bool? snakeCase = null;
+            if (recordId is null)
+            {
+                PSPropertyInfo? idProperty = properties["record_id"];
+                snakeCase = idProperty != null;
+                recordId = RecordInput.Text((idProperty ?? properties["RecordId"])?.Value, "record_id");
+                if (recordId is null)
+                {
+                    snakeCase = null;
+                }
+            }
+
             status ??= RecordInput.Text(properties["status"]?.Value, "status");
-            errorMessage ??= RecordInput.Text((properties["error_message"] ?? properties["ErrorMessage"])?.Value, "error_message");
+            if (errorMessage is null)
+            {
+                PSPropertyInfo? messageProperty = snakeCase == true ? properties["error_message"]
+                    : snakeCase == false ? properties["ErrorMessage"]
+                    : properties["error_message"] ?? properties["ErrorMessage"];
+                errorMessage = RecordInput.Text(messageProperty?.Value, "error_message");
+            }
             if (DataProperty != null)
             {
                 var data = KalRecordResult.NewData(DataProperty.Length);
@@ -277,5 +298,24 @@ namespace Kalbio.PowerShell.Commands
         private static RecordProblem Problem(string errorId, string predicate) => new RecordProblem(errorId, predicate, null);
 
         private static string? NonEmpty(string? text) => string.IsNullOrWhiteSpace(text) ? null : text;
+    }
+
+    /// <summary>
+    /// Refuses a script block for a text parameter, which PowerShell would otherwise take as its source text. (Such
+    /// script blocks are delay-bind arguments only for parameters bound by property name, which these are not.)
+    /// </summary>
+    [AttributeUsage(AttributeTargets.Property | AttributeTargets.Field)]
+    internal sealed class NoScriptBlockAttribute : ArgumentTransformationAttribute
+    {
+        public override object? Transform(EngineIntrinsics engineIntrinsics, object? inputData)
+        {
+            if ((inputData is PSObject wrapped ? wrapped.BaseObject : inputData) is ScriptBlock)
+            {
+                throw new ArgumentTransformationMetadataException(
+                    "A script block is not accepted here. To compute the value for each row, use ForEach-Object { New-KalRecordResult -RecordId $_.CompoundId ... }, or add the property first: Select-Object @{ Name = 'record_id'; Expression = { ... } }, *.");
+            }
+
+            return inputData;
+        }
     }
 }

@@ -1,6 +1,7 @@
 using System.Collections.Generic;
 using System.Management.Automation;
 using Kalbio.PowerShell.Json;
+using System.Runtime.CompilerServices;
 
 namespace Kalbio.PowerShell.Commands
 {
@@ -10,6 +11,7 @@ namespace Kalbio.PowerShell.Commands
     /// </summary>
     internal static class PowerShellJsonAdapter
     {
+        [MethodImpl(HotPath.Optimize)]
         public static object? Adapt(object value)
         {
             if (value is PSObject wrapped)

@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Management.Automation;
 using Kalbio.PowerShell.Client;
 using Kalbio.PowerShell.Model;
+using System.Runtime.CompilerServices;
 
 namespace Kalbio.PowerShell.Commands
 {
@@ -44,6 +45,7 @@ namespace Kalbio.PowerShell.Commands
     {
         public const string FieldList = "record_id (or RecordId), status, data and error_message (or ErrorMessage)";
 
+        [MethodImpl(HotPath.Optimize)]
         public static RecordFields Read(object? item)
         {
             object? value = item is PSObject wrapped ? wrapped.BaseObject : item;
@@ -64,6 +66,7 @@ namespace Kalbio.PowerShell.Commands
         }
 
         /// <summary>A text field: text as is, numbers and GUIDs as invariant text, null or empty text as absent.</summary>
+        [MethodImpl(HotPath.Optimize)]
         public static string? Text(object? value, string field)
         {
             if (value is PSObject wrapped)

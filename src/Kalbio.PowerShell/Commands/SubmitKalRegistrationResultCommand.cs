@@ -2,8 +2,11 @@ using System;
 using System.Diagnostics;
 using System.Globalization;
 using System.Management.Automation;
+using System.Threading;
+using System.Threading.Tasks;
 using Kalbio.PowerShell.Client;
 using Kalbio.PowerShell.Model;
+using System.Runtime.CompilerServices;
 
 namespace Kalbio.PowerShell.Commands
 {
@@ -28,6 +31,7 @@ namespace Kalbio.PowerShell.Commands
         private readonly Stopwatch _elapsed = new Stopwatch();
         private readonly Stopwatch _sinceProgress = new Stopwatch();
         private ResultsPayloadBuilder? _builder;
+        private Task? _connecting;
         private int _reportedErrors;
         private bool _progressShown;
 
@@ -96,11 +100,17 @@ namespace Kalbio.PowerShell.Commands
 
             if (!IsWhatIf())
             {
-                // Fail before reading the pipeline, not after, when there is no connection.
-                _ = ResolvedConnection;
+                // Fail before reading the pipeline, not after, when there is no connection; and get the token (and a
+                // warm HTTP connection) on another thread while the records stream in.
+                KalConnection connection = ResolvedConnection;
+                CancellationToken cancellation = Cancellation;
+                IKalLog log = Log;
+                _connecting = Task.Run(() => connection.ConnectAsync(log, cancellation), cancellation);
+                _connecting.ContinueWith(t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
             }
         }
 
+        [MethodImpl(HotPath.Optimize)]
         protected override void ProcessRecord()
         {
             object?[]? records = Record;
@@ -169,19 +179,21 @@ namespace Kalbio.PowerShell.Commands
 
                 KalConnection connection = ResolvedConnection;
                 long total = payload.Length;
+                void ReportSent(long sent) => PostProgress(new ProgressRecord(ProgressActivityId, Activity, $"Sending {Size(sent)} of {Size(total)}")
+                {
+                    PercentComplete = total == 0 ? 100 : (int)(sent * 100 / total),
+                });
                 try
                 {
-                    Run(cancellation => RegistrationApi.SubmitResultsAsync(
-                        connection,
-                        OperationId,
-                        FileId,
-                        payload,
-                        sent => PostProgress(new ProgressRecord(ProgressActivityId, Activity, $"Sending {Size(sent)} of {Size(total)}")
+                    Run(async cancellation =>
+                    {
+                        if (_connecting != null)
                         {
-                            PercentComplete = total == 0 ? 100 : (int)(sent * 100 / total),
-                        }),
-                        Log,
-                        cancellation));
+                            await _connecting.ConfigureAwait(false);
+                        }
+
+                        await RegistrationApi.SubmitResultsAsync(connection, OperationId, FileId, payload, ReportSent, Log, cancellation).ConfigureAwait(false);
+                    });
                 }
                 catch (Exception ex) when (IsKalFailure(ex))
                 {

@@ -5,6 +5,7 @@ using System.IO;
 using System.Text;
 using System.Threading;
 using System.Threading.Tasks;
+using System.Runtime.CompilerServices;
 
 namespace Kalbio.PowerShell.Json
 {
@@ -41,6 +42,7 @@ namespace Kalbio.PowerShell.Json
             }
         }
 
+        [MethodImpl(HotPath.Optimize)]
         public void Advance(int count)
         {
             if (count < 0 || _current is null || _used + count > _current.Length)
@@ -51,12 +53,14 @@ namespace Kalbio.PowerShell.Json
             _used += count;
         }
 
+        [MethodImpl(HotPath.Optimize)]
         public Memory<byte> GetMemory(int sizeHint = 0)
         {
             EnsureSpace(sizeHint);
             return _current.AsMemory(_used);
         }
 
+        [MethodImpl(HotPath.Optimize)]
         public Span<byte> GetSpan(int sizeHint = 0)
         {
             EnsureSpace(sizeHint);

@@ -7,6 +7,7 @@ using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using Kalbio.PowerShell.Client;
+using System.Runtime.CompilerServices;
 
 namespace Kalbio.PowerShell.Json
 {
@@ -33,6 +34,7 @@ namespace Kalbio.PowerShell.Json
         public JsonValueWriter(Func<object, object?>? adapt = null) => _adapt = adapt;
 
         /// <summary>Writes <paramref name="value"/>; on failure the exception names <paramref name="rootName"/> and the path below it.</summary>
+        [MethodImpl(HotPath.Optimize)]
         public void Write(Utf8JsonWriter writer, object? value, string rootName)
         {
             _path.Clear();
@@ -45,6 +47,7 @@ namespace Kalbio.PowerShell.Json
         /// Writes <paramref name="value"/>, which must be a JSON object (a dictionary or a host object seen as one);
         /// anything else is an error naming <paramref name="rootName"/>.
         /// </summary>
+        [MethodImpl(HotPath.Optimize)]
         public void WriteObject(Utf8JsonWriter writer, object value, string rootName)
         {
             object? adapted = _adapt != null ? _adapt(value) : value;
@@ -57,6 +60,7 @@ namespace Kalbio.PowerShell.Json
             Write(writer, adapted, rootName);
         }
 
+        [MethodImpl(HotPath.Optimize)]
         private void WriteValue(Utf8JsonWriter writer, object? value)
         {
             if (value != null && _adapt != null)
@@ -151,6 +155,7 @@ namespace Kalbio.PowerShell.Json
             throw Unsupported(value, $"a {value.GetType().FullName}");
         }
 
+        [MethodImpl(HotPath.Optimize)]
         private void WriteString(Utf8JsonWriter writer, string text)
         {
             try
@@ -180,6 +185,7 @@ namespace Kalbio.PowerShell.Json
             }
         }
 
+        [MethodImpl(HotPath.Optimize)]
         private void WriteDictionary(Utf8JsonWriter writer, IDictionary dictionary)
         {
             Enter(dictionary);
@@ -197,6 +203,7 @@ namespace Kalbio.PowerShell.Json
             Leave();
         }
 
+        [MethodImpl(HotPath.Optimize)]
         private void WriteObject(Utf8JsonWriter writer, JsonObjectView view)
         {
             Enter(view);
@@ -213,6 +220,7 @@ namespace Kalbio.PowerShell.Json
             Leave();
         }
 
+        [MethodImpl(HotPath.Optimize)]
         private void WriteArray(Utf8JsonWriter writer, IEnumerable sequence)
         {
             Enter(sequence);
