@@ -1,6 +1,5 @@
 using System;
 using System.Collections.Generic;
-using System.Collections.Specialized;
 using System.IO;
 using System.Linq;
 using System.Net.Http;
@@ -35,9 +34,9 @@ namespace Kalbio.PowerShell.Tests
             return payload.ToText()!;
         }
 
-        private static OrderedDictionary Data(params (string Key, object? Value)[] fields)
+        private static KalRecordData Data(params (string Key, object? Value)[] fields)
         {
-            OrderedDictionary data = KalRecordResult.NewData();
+            KalRecordData data = KalRecordResult.NewData();
             foreach ((string key, object? value) in fields)
             {
                 data.Add(key, value);
@@ -158,6 +157,26 @@ namespace Kalbio.PowerShell.Tests
             Assert.Equal(1000, submission.RecordCount);
             Assert.Equal(payload.Length, sent.Last());
             Assert.Contains("retry 1 of 3", log.All);
+        }
+
+        [Fact]
+        public void Record_data_keeps_its_order_and_finds_names_in_any_case_and_rows_sharing_names_stay_apart()
+        {
+            string[] names = { "id", "name" };
+            var first = new KalRecordData(names, new object?[] { "C-1", "one" });
+            var second = new KalRecordData(names, new object?[] { "C-2", "two" });
+            first["NAME"] = "uno";
+            first.Add("mw", 1.5);
+            second.Remove("id");
+
+            Assert.Equal(new[] { "id", "name", "mw" }, first.Keys.Cast<string>());
+            Assert.Equal(new object?[] { "C-1", "uno", 1.5 }, first.Values.Cast<object?>());
+            Assert.Equal(new[] { "name" }, second.Keys.Cast<string>());
+            Assert.Equal("two", second["Name"]);
+            Assert.Equal(new[] { "id", "name" }, names);
+            Assert.Throws<ArgumentException>(() => first.Add("ID", "again"));
+            Assert.Null(first["missing"]);
+            Assert.Equal(new[] { "id=C-1", "name=uno", "mw=1.5" }, first.Cast<System.Collections.DictionaryEntry>().Select(e => $"{e.Key}={e.Value}"));
         }
 
         [Fact]

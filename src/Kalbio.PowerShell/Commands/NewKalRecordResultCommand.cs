@@ -1,7 +1,6 @@
 using System;
 using System.Collections;
 using System.Collections.Generic;
-using System.Collections.Specialized;
 using System.Globalization;
 using System.Management.Automation;
 using Kalbio.PowerShell.Client;
@@ -28,7 +27,8 @@ namespace Kalbio.PowerShell.Commands
     public sealed class NewKalRecordResultCommand : KalCmdlet
     {
         private int _index = -1;
-        private OrderedDictionary? _fixedData;
+        private string[]? _dataNames;
+        private KalRecordData? _fixedData;
 
         [Parameter(Position = 0)]
         [Alias("record_id")]
@@ -78,6 +78,8 @@ namespace Kalbio.PowerShell.Commands
 
             if (DataProperty != null)
             {
+                // The results share one copy of the names (the caller's array could change later).
+                _dataNames = (string[])DataProperty.Clone();
                 var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
                 foreach (string? name in DataProperty)
                 {
@@ -196,25 +198,26 @@ namespace Kalbio.PowerShell.Commands
             }
             if (DataProperty != null)
             {
-                var data = KalRecordResult.NewData(DataProperty.Length);
-                foreach (string name in DataProperty)
+                string[] names = _dataNames!;
+                var values = new object?[names.Length];
+                for (int i = 0; i < values.Length; i++)
                 {
-                    PSPropertyInfo? property = properties[name];
+                    PSPropertyInfo? property = properties[names[i]];
                     if (property is null)
                     {
-                        throw MissingColumn(name, Names(properties));
+                        throw MissingColumn(names[i], Names(properties));
                     }
 
-                    data.Add(name, property.Value);
+                    values[i] = property.Value;
                 }
 
-                return data;
+                return new KalRecordData(names, values);
             }
 
             return _fixedData is null && properties["data"]?.Value is { } rowData && RecordInput.Data(rowData) != null ? RowData(rowData) : null;
         }
 
-        private OrderedDictionary FromColumns(Func<string, bool> has, Func<string, object?> get)
+        private KalRecordData FromColumns(Func<string, bool> has, Func<string, object?> get)
         {
             var data = KalRecordResult.NewData(DataProperty!.Length);
             foreach (string name in DataProperty)
@@ -234,7 +237,7 @@ namespace Kalbio.PowerShell.Commands
         /// Data as an ordered dictionary: a dictionary's entries or a custom object's properties, values kept as they
         /// are; null when <paramref name="value"/> is neither.
         /// </summary>
-        private static OrderedDictionary? ToData(object value)
+        private static KalRecordData? ToData(object value)
         {
             object? unwrapped = value is PSObject wrapped ? wrapped.BaseObject : value;
             if (unwrapped is IDictionary dictionary)
@@ -265,7 +268,7 @@ namespace Kalbio.PowerShell.Commands
             return null;
         }
 
-        private static OrderedDictionary RowData(object value) =>
+        private static KalRecordData RowData(object value) =>
             ToData(value) ?? throw Problem("RecordDataNotAnObject", $"has data that is {DescribeData(value)}; data must be a hashtable or an object with properties (field name -> value).");
 
         private static string DescribeData(object value)
@@ -276,7 +279,7 @@ namespace Kalbio.PowerShell.Commands
                 : RecordInput.Describe(unwrapped);
         }
 
-        private static OrderedDictionary? Copy(IDictionary? data) => data is null ? null : ToData(data);
+        private static KalRecordData? Copy(IDictionary? data) => data is null ? null : ToData(data);
 
         private static string? Field(IDictionary dictionary, string name, string alternative, string field) =>
             RecordInput.Text(dictionary[name] ?? dictionary[alternative], field);

@@ -156,6 +156,18 @@ namespace Kalbio.PowerShell.Json
         }
 
         [MethodImpl(HotPath.Optimize)]
+        private void WriteString(Utf8JsonWriter writer, string name, string text)
+        {
+            try
+            {
+                writer.WriteString(name, text);
+            }
+            catch (ArgumentException ex)
+            {
+                throw new KalInputException("UnsupportedJsonValue", $"The text at {Path()} (or its name) is not valid Unicode (it has a lone surrogate character) and cannot be sent as JSON.", null, text, ex);
+            }
+        }
+
         private void WriteString(Utf8JsonWriter writer, string text)
         {
             try
@@ -190,12 +202,23 @@ namespace Kalbio.PowerShell.Json
         {
             Enter(dictionary);
             writer.WriteStartObject();
-            foreach (DictionaryEntry entry in dictionary)
+            IDictionaryEnumerator entries = dictionary.GetEnumerator();
+            while (entries.MoveNext())
             {
-                string name = entry.Key as string ?? Convert.ToString(entry.Key, CultureInfo.InvariantCulture) ?? string.Empty;
-                writer.WritePropertyName(name);
+                string name = entries.Key as string ?? Convert.ToString(entries.Key, CultureInfo.InvariantCulture) ?? string.Empty;
+                object? value = entries.Value;
                 _path.Add(name);
-                WriteValue(writer, entry.Value);
+                if (value is string text)
+                {
+                    // The common case (CSV columns), written in one call without the adapter.
+                    WriteString(writer, name, text);
+                }
+                else
+                {
+                    writer.WritePropertyName(name);
+                    WriteValue(writer, value);
+                }
+
                 _path.RemoveAt(_path.Count - 1);
             }
 

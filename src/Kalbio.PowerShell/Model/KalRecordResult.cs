@@ -1,6 +1,5 @@
 using System;
 using System.Collections;
-using System.Collections.Specialized;
 using System.Globalization;
 using System.Text;
 
@@ -35,8 +34,7 @@ namespace Kalbio.PowerShell.Model
         public string? ErrorMessage { get; set; }
 
         /// <summary>An ordered, case-insensitive dictionary like PowerShell's <c>[ordered]@{}</c>.</summary>
-        public static OrderedDictionary NewData(int capacity = 0) =>
-            new OrderedDictionary(capacity, StringComparer.OrdinalIgnoreCase);
+        public static KalRecordData NewData(int capacity = 4) => new KalRecordData(capacity);
 
         /// <summary>The data as <c>key=value; ...</c> for tables: nested values shortened, at most about 80 characters.</summary>
         public string DataText()
