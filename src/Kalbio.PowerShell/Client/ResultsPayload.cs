@@ -7,10 +7,10 @@ using System.Linq;
 using System.Net;
 using System.Net.Http;
 using System.Net.Http.Headers;
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 using System.Threading.Tasks;
 using Kalbio.PowerShell.Json;
-using System.Runtime.CompilerServices;
 
 namespace Kalbio.PowerShell.Client
 {

@@ -3,10 +3,8 @@ using System.Collections;
 using System.Collections.Generic;
 using System.Globalization;
 using System.Management.Automation;
-using Kalbio.PowerShell.Client;
-using Kalbio.PowerShell.Json;
-using Kalbio.PowerShell.Model;
 using System.Runtime.CompilerServices;
+using Kalbio.PowerShell.Model;
 
 namespace Kalbio.PowerShell.Commands
 {

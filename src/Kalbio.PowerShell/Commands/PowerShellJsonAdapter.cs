@@ -1,7 +1,7 @@
 using System.Collections.Generic;
 using System.Management.Automation;
-using Kalbio.PowerShell.Json;
 using System.Runtime.CompilerServices;
+using Kalbio.PowerShell.Json;
 
 namespace Kalbio.PowerShell.Commands
 {

@@ -2,9 +2,9 @@ using System;
 using System.Collections;
 using System.Globalization;
 using System.Management.Automation;
+using System.Runtime.CompilerServices;
 using Kalbio.PowerShell.Client;
 using Kalbio.PowerShell.Model;
-using System.Runtime.CompilerServices;
 
 namespace Kalbio.PowerShell.Commands
 {

@@ -2,11 +2,11 @@ using System;
 using System.Diagnostics;
 using System.Globalization;
 using System.Management.Automation;
+using System.Runtime.CompilerServices;
 using System.Threading;
 using System.Threading.Tasks;
 using Kalbio.PowerShell.Client;
 using Kalbio.PowerShell.Model;
-using System.Runtime.CompilerServices;
 
 namespace Kalbio.PowerShell.Commands
 {

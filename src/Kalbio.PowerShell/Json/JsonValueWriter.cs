@@ -3,11 +3,11 @@ using System.Collections;
 using System.Collections.Generic;
 using System.Globalization;
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using Kalbio.PowerShell.Client;
-using System.Runtime.CompilerServices;
 
 namespace Kalbio.PowerShell.Json
 {
