@@ -15,6 +15,8 @@
         'Get-KalConnection'
         'Get-KalFile'
         'Invoke-KalApiRequest'
+        'New-KalRecordResult'
+        'Submit-KalRegistrationResult'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()
