@@ -98,6 +98,69 @@ namespace Kalbio.PowerShell.Tests
             Assert.Equal("a,b\n", File.ReadAllText(((FileInfo)output.Single().BaseObject).FullName));
         }
 
+        [Fact]
+        public void Stop_while_records_stream_in_sends_nothing_and_the_connection_then_submits()
+        {
+            _sandbox.State.CreateRegistration("op1", "big");
+            using var streaming = new ManualResetEventSlim();
+            _shell.Runspace.SessionStateProxy.SetVariable("streaming", streaming);
+            using (System.Management.Automation.PowerShell first = System.Management.Automation.PowerShell.Create())
+            {
+                first.Runspace = _shell.Runspace;
+                first.AddScript("& { foreach ($i in 0..100000000) { if ($i -eq 10000) { $streaming.Set() }; [Kalbio.PowerShell.Model.KalRecordResult]::new(\"r$i\", 'matched') } } | Submit-KalRegistrationResult op1 big");
+                IAsyncResult running = first.BeginInvoke();
+                Assert.True(streaming.Wait(TimeSpan.FromSeconds(60)), "The records never started streaming.");
+
+                first.Stop();
+
+                Assert.True(running.IsCompleted);
+                Assert.Equal(PSInvocationState.Stopped, first.InvocationStateInfo.State);
+            }
+
+            Assert.DoesNotContain(_sandbox.State.GetRequests(), r => r.Path.EndsWith("/results", StringComparison.Ordinal));
+            Assert.Empty(_sandbox.State.GetSubmissions());
+
+            var (_, errors) = _shell.Invoke("New-KalRecordResult r1 matched | Submit-KalRegistrationResult op1 big");
+
+            Assert.Empty(errors);
+            Assert.Equal(1, Assert.Single(_sandbox.State.GetSubmissions()).RecordCount);
+            Assert.Equal(1, _sandbox.State.GetGrants().ClientCredentials);
+        }
+
+        [Fact]
+        public void Stop_while_a_large_body_is_uploading_leaves_no_submission_and_the_connection_then_submits()
+        {
+            _sandbox.State.CreateRegistration("op1", "big");
+            // The server takes the headers and then reads nothing, so the 300,000-record body (about 12 MB) is still in flight.
+            _sandbox.State.AddFault(new FaultSpec { Method = "POST", PathPrefix = "/operations/op1/register/big/results", DelayMs = 120_000 });
+            using (System.Management.Automation.PowerShell first = System.Management.Automation.PowerShell.Create())
+            {
+                first.Runspace = _shell.Runspace;
+                first.AddScript("& { foreach ($i in 0..299999) { [Kalbio.PowerShell.Model.KalRecordResult]::new(\"r$i\", 'matched') } } | Submit-KalRegistrationResult op1 big -ProgressAction SilentlyContinue");
+                IAsyncResult running = first.BeginInvoke();
+                Assert.True(SpinWait.SpinUntil(() => ResultsRequests().Any(), TimeSpan.FromSeconds(60)), "The submission never reached the server.");
+
+                first.Stop();
+
+                Assert.True(running.IsCompleted);
+                Assert.Equal(PSInvocationState.Stopped, first.InvocationStateInfo.State);
+            }
+
+            Assert.True(SpinWait.SpinUntil(() => ResultsRequests().Single().Status == 0, TimeSpan.FromSeconds(30)), "The server never saw the request end.");
+            Assert.Empty(_sandbox.State.GetSubmissions());
+            Assert.Equal("pending", _sandbox.State.GetAllRegistrations().Single().Status);
+
+            var (_, errors) = _shell.Invoke("'r1', 'r2' | New-KalRecordResult -Status matched | Submit-KalRegistrationResult op1 big");
+
+            Assert.Empty(errors);
+            Assert.Equal(2, Assert.Single(_sandbox.State.GetSubmissions()).RecordCount);
+            Assert.Equal(new[] { 0, 204 }, ResultsRequests().Select(r => r.Status));
+            Assert.Equal(1, _sandbox.State.GetGrants().ClientCredentials);
+        }
+
+        private IEnumerable<RequestLogEntry> ResultsRequests() =>
+            _sandbox.State.GetRequests().Where(r => r.Path == "/operations/op1/register/big/results");
+
         private FileInfo[] TemporaryFiles() => new DirectoryInfo(_folder).GetFiles(".kal-*.tmp");
 
         private static string Sha256(string path)

@@ -182,6 +182,115 @@ Describe 'Faults survived' {
     }
 }
 
+Describe 'Submitting results: faults and large or unusual input' {
+    BeforeEach {
+        Disconnect-KalApi
+        Invoke-Sandbox $script:Sandbox POST reset | Out-Null
+        Add-SandboxFile f1 | Out-Null
+        Invoke-Sandbox $script:Sandbox POST registrations @{ operation_id = 'op1'; file_id = 'f1' } | Out-Null
+        Connect-TestSandbox $script:Sandbox -Extra @{ RetryIntervalSec = 0 }
+        Clear-Request
+
+        function Get-ResultsRequest {
+            $deadline = [DateTime]::UtcNow.AddSeconds(10)
+            do {
+                $requests = @(Get-AnyRequest | Where-Object path -EQ '/operations/op1/register/f1/results')
+            } while ($requests.Count -and $requests[-1].status -eq 0 -and [DateTime]::UtcNow -lt $deadline)
+            $requests
+        }
+    }
+
+    It 'a <Status> with Retry-After <Form> on the results POST is waited for, and the same body is sent once more and lands once' -TestCases @(
+        @{ Status = 429; Form = 'in seconds' }
+        @{ Status = 429; Form = 'as an HTTP date' }
+        @{ Status = 503; Form = 'as an HTTP date' }
+    ) {
+        $retryAfter = if ($Form -eq 'in seconds') { '1' } else { [DateTimeOffset]::UtcNow.AddSeconds(2).ToString('r') }
+        Add-Fault @{ method = 'POST'; path_prefix = '/operations/'; status = $Status; retry_after = $retryAfter }
+
+        $output = 'r1', 'r2' | New-KalRecordResult -Status matched | Submit-KalRegistrationResult op1 f1 -PassThru -Verbose 4>&1
+
+        ($output | Where-Object { $_ -is [Kalbio.PowerShell.Model.KalResultSubmission] }).RecordCount | Should -Be 2
+        ($output | Where-Object { $_ -is [Management.Automation.VerboseRecord] }).Message -join "`n" |
+            Should -Match "POST /operations/op1/register/f1/results: $Status [A-Za-z ]+; retry 1 of 3 in [\d.]+ s \(as the server's Retry-After asks\)"
+        $attempts = Get-ResultsRequest
+        $attempts.status | Should -Be @($Status, 204)
+        $attempts[1].body | Should -BeExactly $attempts[0].body
+        @(Invoke-Sandbox $script:Sandbox GET submissions) | Should -HaveCount 1
+    }
+
+    It "a 429 on every attempt of the results POST ends in KalRateLimited (LimitsExceeded) after the connection's retry count" {
+        Disconnect-KalApi
+        Connect-TestSandbox $script:Sandbox -Extra @{ RetryIntervalSec = 0; MaximumRetryCount = 1 }
+        Add-Fault @{ method = 'POST'; path_prefix = '/operations/'; status = 429; retry_after = '0'; times = 5; body = '{"code":"rate_limited","message":"Submissions are limited"}' }
+
+        $thrown = { New-KalRecordResult r1 matched | Submit-KalRegistrationResult op1 f1 } | Should -Throw -PassThru
+
+        $thrown.FullyQualifiedErrorId | Should -Be 'KalRateLimited,Kalbio.PowerShell.Commands.SubmitKalRegistrationResultCommand'
+        $thrown.CategoryInfo.Category | Should -Be 'LimitsExceeded'
+        $thrown.Exception.Message | Should -Be 'POST /operations/op1/register/f1/results failed with 429 Too Many Requests: Submissions are limited'
+        $thrown.Exception.Attempts | Should -Be 2
+        Get-ResultsRequest | Should -HaveCount 2
+        Invoke-Sandbox $script:Sandbox GET submissions | Should -BeNullOrEmpty
+    }
+
+    It 'submits 1,000,000 records streamed from the pipeline in one request, every record received' {
+        # Memory is not measured here (no timings or sizes in tests): ResultsPayloadTests.cs proves the buffer follows
+        # the body's bytes, and bench/Submit-Results.Benchmark.ps1 -Rows 1000000 prints the peak.
+        $count = 1000000
+        $summary = & { foreach ($i in 0..($count - 1)) { [Kalbio.PowerShell.Model.KalRecordResult]::new("r$i", 'matched') } } |
+            Submit-KalRegistrationResult op1 f1 -PassThru -ProgressAction SilentlyContinue
+
+        # {"status":"success","records":[ ... ]} around records {"record_id":"r<i>","status":"matched"} joined by commas.
+        $digits = 0 # the digits of 0 .. $count - 1: one each, one more for each from 10, from 100, ...
+        for ($low = 10; $low -lt $count; $low *= 10) { $digits += $count - $low }
+        $digits += $count
+        $expectedLength = '{"status":"success","records":[]}'.Length + $count * '{"record_id":"r","status":"matched"}'.Length + $digits + ($count - 1)
+        $summary.RecordCount | Should -Be $count
+        $summary.Bytes | Should -Be $expectedLength
+        $request = Get-ResultsRequest
+        $request | Should -HaveCount 1
+        $request.status | Should -Be 204
+        $request.body_length | Should -Be $expectedLength
+        $grants = Invoke-Sandbox $script:Sandbox GET grants
+        $grants.client_credentials | Should -Be 1
+        (Invoke-Sandbox $script:Sandbox GET registrations).status | Should -Be 'completed'
+    }
+
+    It 'submits a 10 MB data value, received exactly' {
+        $chunk = 'The quick brown fox jumps over the lazy dog 0123456789. '
+        $blob = ($chunk * [math]::Ceiling(10MB / $chunk.Length)).Substring(0, 10MB)
+
+        New-KalRecordResult r1 matched -Data @{ blob = $blob } | Submit-KalRegistrationResult op1 f1
+
+        $submission = Invoke-Sandbox $script:Sandbox GET submissions
+        $submission.record_count | Should -Be 1
+        $submission.body_length | Should -Be (10MB + '{"status":"success","records":[{"record_id":"r1","status":"matched","data":{"blob":""}}]}'.Length)
+        $received = ($submission.body | ConvertFrom-Json).records[0].data.blob
+        $received.Length | Should -Be 10MB
+        $received -ceq $blob | Should -BeTrue
+    }
+
+    It 'submits non-BMP Unicode in record ids, data keys and values, and messages, received exactly' {
+        $id = 'rec-🧪-名前'
+        $key = '𝔘nicode key'
+        $value = "🧪 assay 𝔘𝔫𝔦𝔠𝔬𝔡𝔢 — é 名前 👩‍🔬"
+        $message = 'no match for 🧬'
+
+        New-KalRecordResult $id error -Data @{ $key = $value } -ErrorMessage $message |
+            Submit-KalRegistrationResult op1 f1 -ErrorMessage "file 📄 failed" -Status error -KeyFieldName $key
+
+        $body = (Invoke-Sandbox $script:Sandbox GET submissions).body | ConvertFrom-Json
+        $body.message | Should -BeExactly 'file 📄 failed'
+        $body.key_field_names | Should -BeExactly $key
+        $body.records[0].record_id | Should -BeExactly $id
+        $body.records[0].data.$key | Should -BeExactly $value
+        $body.records[0].error_message | Should -BeExactly $message
+        [Text.Encoding]::UTF8.GetBytes($body.records[0].data.$key) | Should -Be ([Text.Encoding]::UTF8.GetBytes($value))
+        (Invoke-Sandbox $script:Sandbox GET registrations).record_errors[0].source_record_id | Should -BeExactly $id
+    }
+}
+
 Describe 'Bad input is refused with a stable ErrorId and a message that says what to fix, sending nothing' {
     BeforeEach {
         Disconnect-KalApi
