@@ -38,6 +38,7 @@ Describe 'Secrets in what a session shows' {
         $script:ProxyToken = "proxy-token-$([guid]::NewGuid().ToString('N'))"
         Invoke-Sandbox $script:Sandbox POST clients @{ client_id = 'scan-client'; client_secret = $script:Secret } | Out-Null
         Invoke-Sandbox $script:Sandbox POST files @{ file_id = 'f1'; content = "id,name`n1,aspirin`n" } | Out-Null
+        Invoke-Sandbox $script:Sandbox POST registrations @{ operation_id = 'op-scan'; file_id = 'f1' } | Out-Null
         $transcript = Join-Path $TestDrive 'transcript.txt'
 
         # Secrets reach the child through its environment, so no script line PowerShell echoes in an error holds one.
@@ -116,6 +117,20 @@ Invoke-Control POST faults @{ path_prefix = '/programs'; status = 401; times = 2
 Invoke-KalApiRequest GET programs -Verbose -Debug -ErrorAction SilentlyContinue -ErrorVariable failed
 Show-Failure $failed[0]
 
+'--- submit results'
+'r1', 'r2' | New-KalRecordResult -Status matched -Data @{ id = 'CMP-1' } -Verbose -Debug |
+    Submit-KalRegistrationResult op-scan f1 -KeyFieldName id -PassThru -Verbose -Debug | Format-List * | Out-String -Width 400
+Invoke-Control POST faults @{ method = 'POST'; path_prefix = '/operations/'; status = 400; body = $echo; content_type = 'application/json' }
+try {
+    New-KalRecordResult r1 matched | Submit-KalRegistrationResult op-scan f1 -Verbose -Debug -ErrorAction Stop
+} catch {
+    Show-Failure $_
+}
+@{ record_id = 'r1' } | Submit-KalRegistrationResult op-scan f1 -Verbose -Debug -ErrorAction SilentlyContinue -ErrorVariable failed
+$failed | ForEach-Object { Show-Failure $_ }
+Invoke-Control POST tokens/expire
+New-KalRecordResult r3 matched | Submit-KalRegistrationResult op-scan f1 -Verbose -Debug
+
 '--- every error of the session'
 $Error | ForEach-Object { Show-Failure $_ }
 Stop-Transcript
@@ -144,6 +159,9 @@ Stop-Transcript
                 'KalPermissionDenied,Kalbio.PowerShell.Commands.GetKalFileCommand'
                 'KalNotFound,Kalbio.PowerShell.Commands.InvokeKalApiRequestCommand'
                 'KalAuthenticationFailed,Kalbio.PowerShell.Commands.InvokeKalApiRequestCommand'
+                'KalInvalidRequest,Kalbio.PowerShell.Commands.SubmitKalRegistrationResultCommand'
+                'RecordResultsInvalid,Kalbio.PowerShell.Commands.SubmitKalRegistrationResultCommand'
+                'POST /operations/op-scan/register/f1/results -> 204'
                 'POST /auth/oauth/token -> 200'
                 'GET /files/f1 -> 401'
                 'the access token was refused; renewing it and trying once more'
@@ -160,7 +178,8 @@ Stop-Transcript
         $grants = Invoke-Sandbox $script:Sandbox GET grants
         # The connect and the fallback after the family was revoked; the wrong secret and the revoked refresh failed.
         $grants.client_credentials | Should -Be 2
-        $grants.refresh_token | Should -Be 2 # after the expiry, and after the first 401 of Invoke-KalApiRequest
+        $grants.refresh_token | Should -Be 3 # after each expiry, and after the first 401 of Invoke-KalApiRequest
+        @(Invoke-Sandbox $script:Sandbox GET submissions) | Should -HaveCount 2
         $grants.failed | Should -Be 2
     }
 
