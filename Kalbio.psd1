@@ -11,8 +11,13 @@
     FormatsToProcess     = @('Kalbio.format.ps1xml')
     CmdletsToExport      = @(
         'Connect-KalApi'
+        'ConvertFrom-KalWebhookEvent'
         'Disconnect-KalApi'
         'Get-KalConnection'
+        'Get-KalRegistration'
+        'Receive-KalWebhookEvent'
+        'Register-KalFile'
+        'Set-KalRegistrationStatus'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()
