@@ -9,13 +9,15 @@
     Sandbox  Build, then runs the local Kaleidoscope API emulator in the foreground (Ctrl+C stops it).
     Demo     Build, then the end-to-end demo (tools/Invoke-Demo.ps1): the sandbox plays Kaleidoscope and
              examples/Invoke-RegistrationWorkflow.ps1 processes one registration event; exits non-zero on any failure.
+    Package  Build, then out/package/Kalbio.<version>.nupkg, installable with Install-PSResource from a
+             local folder repository.
     Clean    removes out/ and every bin/ and obj/ folder.
 .EXAMPLE
     dotnet tool restore && dotnet pwsh ./build.ps1 -Task Test
 #>
 [CmdletBinding()]
 param(
-    [ValidateSet('Build', 'Test', 'Sandbox', 'Demo', 'Clean')]
+    [ValidateSet('Build', 'Test', 'Sandbox', 'Demo', 'Package', 'Clean')]
     [string[]] $Task = 'Build',
 
     [ValidateSet('Debug', 'Release')]
@@ -40,6 +42,7 @@ $ResultsOut = Join-Path $Out 'test-results'
 $ModuleProject = Join-Path $Root 'src/Kalbio.PowerShell'
 $SandboxProject = Join-Path $Root 'src/Kalbio.Sandbox'
 $TestProject = Join-Path $Root 'tests/Kalbio.PowerShell.Tests'
+$HelpSource = Join-Path $Root 'docs/help'
 
 function Invoke-Native {
     param([Parameter(Mandatory)][string] $FilePath, [string[]] $ArgumentList = @())
@@ -80,12 +83,33 @@ function Invoke-Build {
         Copy-Item -Destination $ModuleOut
     Copy-Item -LiteralPath (Join-Path $Root 'Kalbio.psd1') -Destination $ModuleOut
     Get-ChildItem -LiteralPath $ModuleProject -Filter *.ps1xml | Copy-Item -Destination $ModuleOut
+    Build-Help
 
     if (Test-Path $SandboxOut) { Remove-Item -LiteralPath $SandboxOut -Recurse -Force }
     Copy-Item -LiteralPath (Join-Path $SandboxProject "bin/$Configuration/net10.0") -Destination $SandboxOut -Recurse
 
     $manifest = Test-ModuleManifest -Path (Join-Path $ModuleOut 'Kalbio.psd1')
     Write-Host "Built $($manifest.Name) $($manifest.Version) in $ModuleOut"
+}
+
+# MAML help from docs/help/*.md; generated in a child pwsh because it imports the built module.
+function Build-Help {
+    $helpOut = Join-Path $ModuleOut 'en-US'
+    $null = New-Item -ItemType Directory -Path $helpOut -Force
+    Copy-Item -LiteralPath (Join-Path $HelpSource 'about_Kalbio.help.txt') -Destination $helpOut
+    $pwsh = @(Get-PwshCommand)
+    & $pwsh[0] @($pwsh | Select-Object -Skip 1) -NoProfile -NonInteractive -File (Join-Path $Root 'tools/New-KalbioHelp.ps1') `
+        -ModulePath $ModuleOut -SourcePath $HelpSource -OutputPath (Join-Path $helpOut 'Kalbio.PowerShell.dll-Help.xml')
+    if ($LASTEXITCODE -ne 0) { throw "Generating the help failed (exit code $LASTEXITCODE)." }
+}
+
+function Invoke-Package {
+    Invoke-Build
+    $packageOut = Join-Path $Out 'package'
+    if (Test-Path $packageOut) { Remove-Item -LiteralPath $packageOut -Recurse -Force }
+    $null = New-Item -ItemType Directory -Path $packageOut
+    Compress-PSResource -Path $ModuleOut -DestinationPath $packageOut
+    Get-ChildItem -LiteralPath $packageOut -Filter *.nupkg | ForEach-Object { Write-Host "Packaged $($_.FullName)" }
 }
 
 function Read-TrxCounts([string] $Path) {
@@ -99,7 +123,7 @@ function Read-TrxCounts([string] $Path) {
 }
 
 function Invoke-Test {
-    Invoke-Build
+    Invoke-Package
     if (Test-Path $ResultsOut) { Remove-Item -LiteralPath $ResultsOut -Recurse -Force }
     $null = New-Item -ItemType Directory -Path $ResultsOut
     $totals = [ordered]@{ Passed = 0; Failed = 0; Skipped = 0 }
@@ -127,7 +151,8 @@ function Invoke-Test {
     $runner = Join-Path $Root 'tests/pester/Invoke-PesterSuite.ps1'
     $arguments = @('-NoProfile', '-NonInteractive', '-File', $runner,
         '-PesterPath', $pester, '-ModulePath', $ModuleOut, '-SandboxPath', (Join-Path $SandboxOut 'Kalbio.Sandbox.dll'),
-        '-SummaryPath', $summaryPath, '-ResultPath', (Join-Path $ResultsOut 'pester.xml'))
+        '-SummaryPath', $summaryPath, '-ResultPath', (Join-Path $ResultsOut 'pester.xml'),
+        '-PackagePath', (Join-Path $Out 'package'))
     if ($PesterFilter) { $arguments += @('-Filter', $PesterFilter) }
     & $pwsh[0] @($pwsh | Select-Object -Skip 1) @arguments
     if ($LASTEXITCODE -ne 0) { $failedSuites.Add('Pester') }
@@ -163,5 +188,6 @@ foreach ($name in $Task) {
         'Test' { Invoke-Test }
         'Sandbox' { Invoke-Sandbox }
         'Demo' { Invoke-Demo }
+        'Package' { Invoke-Package }
     }
 }

@@ -77,6 +77,9 @@ internal sealed class ControlEndpoints
             case "POST" when path.Matches(1, "tokens/revoke", out _):
                 await RevokeAsync(context).ConfigureAwait(false);
                 return;
+            case "GET" when path.Matches(1, "tokens/issued", out _):
+                await SandboxJson.WriteAsync(context, 200, _state.GetIssuedTokens()).ConfigureAwait(false);
+                return;
             case "GET" when path.Matches(1, "grants", out _):
                 await SandboxJson.WriteAsync(context, 200, _state.GetGrants()).ConfigureAwait(false);
                 return;

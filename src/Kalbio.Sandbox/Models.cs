@@ -92,6 +92,8 @@ public sealed class FaultSpec
     public int Times { get; set; } = 1;
     public int? Status { get; set; }
     public string? RetryAfter { get; set; }
+    /// <summary>A Location header, to answer with a redirect (with a 3xx status).</summary>
+    public string? Location { get; set; }
     public string? Body { get; set; }
     public string? ContentType { get; set; }
     public int? DelayMs { get; set; }

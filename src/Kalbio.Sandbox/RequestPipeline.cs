@@ -69,6 +69,11 @@ internal sealed class RequestPipeline
                     context.Response.Headers.RetryAfter = fault.RetryAfter;
                 }
 
+                if (fault.Location is not null)
+                {
+                    context.Response.Headers.Location = fault.Location;
+                }
+
                 if (fault.DropAfterBytes is long allowed)
                 {
                     dropper = new DroppingResponseStream(context, context.Response.Body, allowed);

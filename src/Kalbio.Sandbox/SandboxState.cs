@@ -153,6 +153,8 @@ public sealed class SandboxState : IDisposable
 
     public GrantStats GetGrants() => Tokens.Snapshot();
 
+    public IReadOnlyList<string> GetIssuedTokens() => Tokens.IssuedTokens();
+
     public void AddFault(FaultSpec fault) => Faults.Add(fault);
 
     public IReadOnlyList<FaultSpec> GetFaults() => Faults.List();

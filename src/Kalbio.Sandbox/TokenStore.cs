@@ -1,3 +1,4 @@
+using System.Linq;
 using System;
 using System.Collections.Generic;
 using System.Security.Cryptography;
@@ -186,6 +187,15 @@ internal sealed class TokenStore
         lock (_gate)
         {
             return new GrantStats(_clientCredentials, _refreshes, _failed, _familiesRevoked, _log.ToArray());
+        }
+    }
+
+    /// <summary>Every access and refresh token issued since the last reset, so tests can look for leaks.</summary>
+    public IReadOnlyList<string> IssuedTokens()
+    {
+        lock (_gate)
+        {
+            return _access.Keys.Concat(_refresh.Keys).ToArray();
         }
     }
 

@@ -9,15 +9,20 @@ param(
     [Parameter(Mandatory)] [string] $SandboxPath,
     [Parameter(Mandatory)] [string] $SummaryPath,
     [Parameter(Mandatory)] [string] $ResultPath,
+    [Parameter(Mandatory)] [string] $PackagePath,
     [string] $Filter
 )
 
 $ErrorActionPreference = 'Stop'
+# Plain text: escape codes in error messages would make the NUnit report invalid XML.
+$PSStyle.OutputRendering = 'PlainText'
+$env:NO_COLOR = '1'
 Import-Module $PesterPath -Force
 
 # The tests find the built module and the sandbox through these; they import the module themselves.
 $env:KALBIO_TEST_MODULE = (Resolve-Path $ModulePath).Path
 $env:KALBIO_TEST_SANDBOX = (Resolve-Path $SandboxPath).Path
+$env:KALBIO_TEST_PACKAGES = (Resolve-Path $PackagePath).Path
 # A developer's own credentials must never leak into the tests.
 Remove-Item Env:KALEIDOSCOPE_API_CLIENT_ID, Env:KALEIDOSCOPE_API_CLIENT_SECRET, Env:KALEIDOSCOPE_API_URL -ErrorAction SilentlyContinue
 
@@ -33,11 +38,19 @@ $configuration.TestResult.Enabled = $true
 $configuration.TestResult.OutputPath = $ResultPath
 $configuration.TestResult.OutputFormat = 'NUnitXml'
 
-$result = Invoke-Pester -Configuration $configuration
-[pscustomobject]@{
-    Passed  = $result.PassedCount
-    Failed  = $result.FailedCount + $result.FailedBlocksCount + $result.FailedContainersCount
-    Skipped = $result.SkippedCount + $result.NotRunCount
-} | ConvertTo-Json | Set-Content -LiteralPath $SummaryPath
-
-exit $(if ($result.Result -eq 'Passed') { 0 } else { 1 })
+try {
+    $result = Invoke-Pester -Configuration $configuration
+    $summary = [pscustomobject]@{
+        Passed  = $result.PassedCount
+        Failed  = $result.FailedCount + $result.FailedBlocksCount + $result.FailedContainersCount
+        Skipped = $result.SkippedCount + $result.NotRunCount
+    }
+    $passed = $result.Result -eq 'Passed'
+} catch {
+    # Pester itself failed (e.g. writing its report): count it as a failure rather than losing the run.
+    Write-Error -ErrorRecord $_ -ErrorAction Continue
+    $summary = [pscustomobject]@{ Passed = 0; Failed = 1; Skipped = 0 }
+    $passed = $false
+}
+$summary | ConvertTo-Json | Set-Content -LiteralPath $SummaryPath
+exit $(if ($passed) { 0 } else { 1 })

@@ -70,4 +70,32 @@ function Connect-TestSandbox {
     Connect-KalApi -ClientId $Sandbox.ClientId -ClientSecret (New-TestSecret $Sandbox.ClientSecret) -BaseUri $Sandbox.Uri -PassThru:$PassThru -ErrorAction Stop @Extra
 }
 
-Export-ModuleMember -Function Import-KalbioUnderTest, Start-TestSandbox, Stop-TestSandbox, Invoke-Sandbox, New-TestSecret, Connect-TestSandbox
+<#
+.SYNOPSIS
+    Runs a script in a fresh pwsh (this same PowerShell), with extra environment variables; returns its output
+    lines and throws when it fails.
+#>
+function Invoke-ChildPwsh {
+    param([Parameter(Mandatory)] [string] $Script, [string[]] $ArgumentList = @(), [hashtable] $Environment = @{}, [string] $WorkingDirectory = $PWD.ProviderPath)
+    $start = [Diagnostics.ProcessStartInfo]::new([Environment]::ProcessPath)
+    if ([IO.Path]::GetFileNameWithoutExtension([Environment]::ProcessPath) -eq 'dotnet') {
+        $start.ArgumentList.Add((Join-Path $PSHOME 'pwsh.dll'))
+    }
+    $scriptFile = Join-Path ([IO.Path]::GetTempPath()) "kalbio-child-$([guid]::NewGuid()).ps1"
+    Set-Content -LiteralPath $scriptFile -Value $Script
+    foreach ($argument in @('-NoProfile', '-NonInteractive', '-File', $scriptFile) + $ArgumentList) { $start.ArgumentList.Add($argument) }
+    foreach ($name in $Environment.Keys) { $start.Environment[$name] = $Environment[$name] }
+    $start.Environment['NO_COLOR'] = '1'
+    $start.WorkingDirectory = $WorkingDirectory
+    $start.RedirectStandardOutput = $true
+    $start.RedirectStandardError = $true
+    $process = [Diagnostics.Process]::Start($start)
+    $errorTask = $process.StandardError.ReadToEndAsync()
+    $output = $process.StandardOutput.ReadToEnd()
+    $process.WaitForExit()
+    Remove-Item -LiteralPath $scriptFile -ErrorAction SilentlyContinue
+    if ($process.ExitCode -ne 0) { throw "The child pwsh failed ($($process.ExitCode)): $output $($errorTask.Result)" }
+    $output -split "`r?`n" | Where-Object { $_ }
+}
+
+Export-ModuleMember -Function Invoke-ChildPwsh, Import-KalbioUnderTest, Start-TestSandbox, Stop-TestSandbox, Invoke-Sandbox, New-TestSecret, Connect-TestSandbox
