@@ -14,6 +14,7 @@
         'ConvertFrom-KalWebhookEvent'
         'Disconnect-KalApi'
         'Get-KalConnection'
+        'Get-KalFile'
         'Get-KalRegistration'
         'Receive-KalWebhookEvent'
         'Register-KalFile'

@@ -40,6 +40,12 @@ internal sealed class ApiEndpoints
             return Authorized(context, "GET", _ => DownloadAsync(context, v[1], activityId: v[0]));
         }
 
+        if (path.Matches(0, "storage/{}", out v))
+        {
+            // A signed storage link, as a storage host would serve it: no API token needed.
+            return Only(context, "GET", () => DownloadAsync(context, v[0], activityId: null));
+        }
+
         if (path.Matches(0, "operations/{}/register/{}", out v))
         {
             return Authorized(context, "POST", client => RegisterAsync(context, v[0], v[1], client));

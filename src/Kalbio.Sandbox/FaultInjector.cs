@@ -21,9 +21,14 @@ internal sealed class FaultInjector
             throw new SandboxException(400, "bad_request", "status must be an HTTP status code (100-599)");
         }
 
-        if (fault.DelayMs is < 0 || fault.DropAfterBytes is < 0)
+        if (fault.DelayMs is < 0 || fault.DropAfterBytes is < 0 || fault.StallAfterBytes is < 0)
         {
-            throw new SandboxException(400, "bad_request", "delay_ms and drop_after_bytes must not be negative");
+            throw new SandboxException(400, "bad_request", "delay_ms, drop_after_bytes and stall_after_bytes must not be negative");
+        }
+
+        if (fault.BytesPerSecond is < 1)
+        {
+            throw new SandboxException(400, "bad_request", "bytes_per_second must be at least 1");
         }
 
         lock (_gate)

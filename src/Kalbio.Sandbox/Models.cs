@@ -98,6 +98,10 @@ public sealed class FaultSpec
     public string? ContentType { get; set; }
     public int? DelayMs { get; set; }
     public long? DropAfterBytes { get; set; }
+    /// <summary>Sends the status, headers and this many body bytes, then nothing more until the client hangs up.</summary>
+    public long? StallAfterBytes { get; set; }
+    /// <summary>Sends the body at about this many bytes a second.</summary>
+    public long? BytesPerSecond { get; set; }
     public bool CloseConnection { get; set; }
 
     internal FaultSpec Clone() => (FaultSpec)MemberwiseClone();

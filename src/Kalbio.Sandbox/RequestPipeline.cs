@@ -41,6 +41,12 @@ internal sealed class RequestPipeline
         }
 
         SandboxState.PendingRequest pending = _state.BeginRequest(context.Request.Method, path.Raw, path.Query, LowerCaseHeaders(context.Request.Headers));
+        // The status is logged as the response starts, so a client that has its answer always finds it in the log.
+        context.Response.OnStarting(() =>
+        {
+            pending.Status = context.Response.StatusCode;
+            return Task.CompletedTask;
+        });
         var recording = new RecordingStream(context.Request.Body, LoggedBodyLimit, hash: false);
         context.Request.Body = recording;
         DroppingResponseStream? dropper = null;
@@ -78,6 +84,11 @@ internal sealed class RequestPipeline
                 {
                     dropper = new DroppingResponseStream(context, context.Response.Body, allowed);
                     context.Response.Body = dropper;
+                }
+
+                if (fault.BytesPerSecond is not null || fault.StallAfterBytes is not null)
+                {
+                    context.Response.Body = new SlowResponseStream(context.Response.Body, fault.BytesPerSecond, fault.StallAfterBytes, _stopping);
                 }
 
                 if (fault.Status is int status)

@@ -161,6 +161,18 @@ namespace Kalbio.PowerShell.Commands
             }
         }
 
+        /// <summary>False under -ProgressAction or $ProgressPreference SilentlyContinue/Ignore: then post no progress at all.</summary>
+        internal bool IsProgressEnabled()
+        {
+            object? preference = MyInvocation.BoundParameters.TryGetValue("ProgressAction", out object? bound) ? bound : GetVariableValue("ProgressPreference");
+            if (preference is ActionPreference action || (preference != null && Enum.TryParse(preference.ToString(), true, out action)))
+            {
+                return action != ActionPreference.SilentlyContinue && action != ActionPreference.Ignore;
+            }
+
+            return true;
+        }
+
         private bool IsStreamEnabled(string stream)
         {
             if (MyInvocation.BoundParameters.TryGetValue(stream, out object? bound) && bound is SwitchParameter flag)

@@ -23,6 +23,12 @@ namespace Kalbio.PowerShell.Commands
                     }
 
                     return record;
+                case DestinationExistsException exists:
+                    return new ErrorRecord(exists, "FileExists", ErrorCategory.ResourceExists, exists.Path);
+                case UnauthorizedAccessException denied:
+                    return new ErrorRecord(denied, "FileAccessDenied", ErrorCategory.PermissionDenied, target);
+                case System.IO.IOException io:
+                    return new ErrorRecord(io, "FileWriteFailed", ErrorCategory.WriteError, target);
                 default:
                     return new ErrorRecord(exception, "KalUnexpectedError", ErrorCategory.NotSpecified, target);
             }
