@@ -116,11 +116,15 @@ namespace Kalbio.PowerShell.Tests
         }
 
         [Theory]
-        [InlineData("{\"a\": 1}", true)]
-        [InlineData("{\"a\":", false)]
-        [InlineData("   ", false)]
-        [InlineData("[1, 2]", true)]
-        public void Tells_a_whole_JSON_value_from_a_partial_one(string text, bool complete) =>
-            Assert.Equal(complete, RegistrationEventReader.IsCompleteJson(text));
+        [InlineData("{\"a\": 1}", JsonCompleteness.Complete)]
+        [InlineData("[1, 2]", JsonCompleteness.Complete)]
+        [InlineData("{\"a\":", JsonCompleteness.Incomplete)]
+        [InlineData("{", JsonCompleteness.Incomplete)]
+        [InlineData("   ", JsonCompleteness.Incomplete)]
+        [InlineData("{\"a\": }", JsonCompleteness.Invalid)]
+        [InlineData("not json", JsonCompleteness.Invalid)]
+        [InlineData("{\"a\":1}{\"b\":2}", JsonCompleteness.Invalid)]
+        public void Tells_a_whole_JSON_value_from_the_start_of_one_and_from_text_that_can_never_be_one(string text, JsonCompleteness expected) =>
+            Assert.Equal(expected, RegistrationEventReader.Classify(text));
     }
 }

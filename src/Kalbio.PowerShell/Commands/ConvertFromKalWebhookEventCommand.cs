@@ -88,29 +88,34 @@ namespace Kalbio.PowerShell.Commands
 
         private void ConvertText(string text)
         {
-            if (_pendingText.Length == 0)
+            if (_pendingText.Length == 0 && string.IsNullOrWhiteSpace(text))
             {
-                if (string.IsNullOrWhiteSpace(text))
-                {
-                    return;
-                }
-
-                if (RegistrationEventReader.IsCompleteJson(text))
-                {
-                    EmitParsed(text, text);
-                    return;
-                }
-
-                _pendingText.Append(text);
                 return;
             }
 
-            _pendingText.Append('\n').Append(text);
-            string joined = _pendingText.ToString();
-            if (RegistrationEventReader.IsCompleteJson(joined))
+            string candidate = _pendingText.Length == 0 ? text : _pendingText.ToString() + "\n" + text;
+            switch (RegistrationEventReader.Classify(candidate))
             {
-                _pendingText.Clear();
-                EmitParsed(joined, joined);
+                case JsonCompleteness.Complete:
+                    _pendingText.Clear();
+                    EmitParsed(candidate, candidate);
+                    return;
+                case JsonCompleteness.Incomplete:
+                    _pendingText.Clear().Append(candidate);
+                    return;
+                default:
+                    if (_pendingText.Length == 0)
+                    {
+                        EmitParsed(text, text);
+                        return;
+                    }
+
+                    // What came before can never be completed: report it, then start afresh with this text.
+                    string broken = _pendingText.ToString();
+                    _pendingText.Clear();
+                    EmitParsed(broken, broken);
+                    ConvertText(text);
+                    return;
             }
         }
 

@@ -8,6 +8,13 @@ using Kalbio.PowerShell.Model;
 
 namespace Kalbio.PowerShell.Json
 {
+    public enum JsonCompleteness
+    {
+        Complete,
+        Incomplete,
+        Invalid,
+    }
+
     /// <summary>
     /// Reads <c>registration_submitted</c> webhook events. The envelope is not published, so each field is taken from
     /// the top level or, failing that, from a <c>data</c> object; names match in snake_case, camelCase or PascalCase;
@@ -59,12 +66,38 @@ namespace Kalbio.PowerShell.Json
             }
         }
 
-        /// <summary>True when the text holds one complete JSON value (used to tell a partial line from a broken event).</summary>
-        public static bool IsCompleteJson(string text)
+        /// <summary>
+        /// Whether the text is one whole JSON value, the start of one (more may follow, as with a document sent line by
+        /// line), or something that can never become one.
+        /// </summary>
+        public static JsonCompleteness Classify(string text)
+        {
+            byte[] bytes = Encoding.UTF8.GetBytes(text);
+            if (IsComplete(bytes))
+            {
+                return JsonCompleteness.Complete;
+            }
+
+            try
+            {
+                var reader = new Utf8JsonReader(bytes, isFinalBlock: false, state: new JsonReaderState(new JsonReaderOptions { MaxDepth = 256 }));
+                while (reader.Read())
+                {
+                }
+
+                return JsonCompleteness.Incomplete;
+            }
+            catch (JsonException)
+            {
+                return JsonCompleteness.Invalid;
+            }
+        }
+
+        private static bool IsComplete(byte[] bytes)
         {
             try
             {
-                var reader = new Utf8JsonReader(Encoding.UTF8.GetBytes(text), new JsonReaderOptions { MaxDepth = 256 });
+                var reader = new Utf8JsonReader(bytes, new JsonReaderOptions { MaxDepth = 256 });
                 while (reader.Read())
                 {
                 }
