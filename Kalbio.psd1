@@ -16,6 +16,7 @@
         'Get-KalConnection'
         'Get-KalFile'
         'Get-KalRegistration'
+        'Invoke-KalApiRequest'
         'Receive-KalWebhookEvent'
         'Register-KalFile'
         'Set-KalRegistrationStatus'

@@ -27,7 +27,8 @@ $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest
 
 $module = Import-Module $ModulePath -PassThru -Force
-$commonParameterNames = [System.Management.Automation.PSCmdlet]::CommonParameters + [System.Management.Automation.PSCmdlet]::OptionalCommonParameters
+# -WhatIf and -Confirm are documented like any parameter (from _CommonParameters.md); the rest is <CommonParameters>.
+$commonParameterNames = [System.Management.Automation.PSCmdlet]::CommonParameters + @('UseTransaction')
 $problems = [System.Collections.Generic.List[string]]::new()
 
 function Split-MarkdownSections([string] $Text, [string] $Marker) {

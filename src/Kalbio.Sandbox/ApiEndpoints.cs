@@ -16,10 +16,12 @@ internal sealed class ApiEndpoints
     private const long SubmissionKeepLimit = 64L * 1024 * 1024;
 
     private readonly SandboxState _state;
+    private readonly TestResourceEndpoints _testResources;
 
     public ApiEndpoints(SandboxState state)
     {
         _state = state;
+        _testResources = new TestResourceEndpoints(state);
     }
 
     public Task HandleAsync(HttpContext context, RequestPath path)
@@ -64,6 +66,11 @@ internal sealed class ApiEndpoints
         if (path.Matches(0, "operations/{}/registration_files/{}/status", out v))
         {
             return Authorized(context, "POST", client => StatusAsync(context, v[0], v[1], client));
+        }
+
+        if (_testResources.TryHandle(context, path, out Task handled))
+        {
+            return handled;
         }
 
         return SandboxJson.WriteErrorAsync(context, 404, "not_found", $"No such endpoint: {method} {path.Raw}");

@@ -42,9 +42,10 @@ internal sealed class RequestPipeline
 
         SandboxState.PendingRequest pending = _state.BeginRequest(context.Request.Method, path.Raw, path.Query, LowerCaseHeaders(context.Request.Headers));
         // The status is logged as the response starts, so a client that has its answer always finds it in the log.
+        // A dropped connection may "start" only as Kestrel tears it down, after the final status (0) was logged.
         context.Response.OnStarting(() =>
         {
-            pending.Status = context.Response.StatusCode;
+            _state.StartResponse(pending, context.Response.StatusCode);
             return Task.CompletedTask;
         });
         var recording = new RecordingStream(context.Request.Body, LoggedBodyLimit, hash: false);

@@ -359,6 +359,19 @@ public sealed class SandboxState : IDisposable
             pending.Status = status;
             pending.Body = body;
             pending.BodyLength = bodyLength;
+            pending.Completed = true;
+        }
+    }
+
+    /// <summary>Logs the status as the response starts, unless the request was already completed (e.g. dropped).</summary>
+    internal void StartResponse(PendingRequest pending, int status)
+    {
+        lock (_gate)
+        {
+            if (!pending.Completed)
+            {
+                pending.Status = status;
+            }
         }
     }
 
@@ -373,6 +386,7 @@ public sealed class SandboxState : IDisposable
     internal sealed class PendingRequest(string method, string path, string query, IReadOnlyDictionary<string, string> headers, DateTime at)
     {
         public int Status { get; set; }
+        public bool Completed { get; set; }
         public string? Body { get; set; }
         public long BodyLength { get; set; }
 

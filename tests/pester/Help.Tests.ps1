@@ -2,7 +2,7 @@ BeforeDiscovery {
     Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
     Import-KalbioUnderTest
     $script:Cmdlets = @(Get-Command -Module Kalbio -CommandType Cmdlet | ForEach-Object {
-        @{ Name = $_.Name; Parameters = @($_.Parameters.Keys | Where-Object { $_ -notin ([System.Management.Automation.PSCmdlet]::CommonParameters + [System.Management.Automation.PSCmdlet]::OptionalCommonParameters) }) }
+        @{ Name = $_.Name; Parameters = @($_.Parameters.Keys | Where-Object { $_ -notin [System.Management.Automation.PSCmdlet]::CommonParameters }) }
     })
 }
 

@@ -67,7 +67,8 @@ namespace Kalbio.PowerShell.Client
             {
                 if (root.TryGetProperty(name, out JsonElement details))
                 {
-                    parts.AddRange(Details(details));
+                    // A detail the main message already states (often the first one) is not repeated.
+                    parts.AddRange(Details(details).Where(d => message is null || !message.EndsWith(DetailMessage(d), StringComparison.OrdinalIgnoreCase)));
                 }
             }
 
@@ -115,6 +116,12 @@ namespace Kalbio.PowerShell.Client
                     yield return property.Name + ": " + (property.Value.ValueKind == JsonValueKind.String ? property.Value.GetString() : property.Value.GetRawText());
                 }
             }
+        }
+
+        private static string DetailMessage(string detail)
+        {
+            int colon = detail.IndexOf(": ", StringComparison.Ordinal);
+            return colon < 0 ? detail : detail.Substring(colon + 2);
         }
 
         private static string? Text(JsonElement element, string name) =>
