@@ -17,9 +17,11 @@
         'Get-KalFile'
         'Get-KalRegistration'
         'Invoke-KalApiRequest'
+        'New-KalRecordResult'
         'Receive-KalWebhookEvent'
         'Register-KalFile'
         'Set-KalRegistrationStatus'
+        'Submit-KalRegistrationResult'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

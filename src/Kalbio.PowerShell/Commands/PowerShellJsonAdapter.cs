@@ -1,5 +1,6 @@
 using System.Collections.Generic;
 using System.Management.Automation;
+using System.Runtime.CompilerServices;
 using Kalbio.PowerShell.Json;
 
 namespace Kalbio.PowerShell.Commands
@@ -10,6 +11,7 @@ namespace Kalbio.PowerShell.Commands
     /// </summary>
     internal static class PowerShellJsonAdapter
     {
+        [MethodImpl(HotPath.Optimize)]
         public static object? Adapt(object value)
         {
             if (value is PSObject wrapped)
