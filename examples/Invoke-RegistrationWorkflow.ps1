@@ -146,7 +146,8 @@ function Invoke-RegistrationEvent {
         }
     }
     $matched = @($results | Where-Object Status -EQ 'matched').Count
-    $submit = @{ Status = 'success'; KeyFieldName = 'id', 'name' }
+    $summary = "$matched of $($rows.Count) records matched the registry."
+    $submit = @{ Status = 'success'; Message = $summary; KeyFieldName = 'id', 'name' }
     if ($RegistrationEvent.RecordIds.Count -gt 0) { $submit.ExpectedRecordId = $RegistrationEvent.RecordIds }
     $results | Submit-KalRegistrationResult @registration @submit
     Write-Information "Submitted $($rows.Count) results: $matched matched, $($rows.Count - $matched) not found."
@@ -185,4 +186,4 @@ Receive-KalWebhookEvent @listen | ForEach-Object {
 if ($failed -gt 0) {
     throw "$failed of $processed registration events failed; see the errors above."
 }
-Write-Information "Done: $processed registration events processed."
+Write-Information "Done: $processed registration $(if ($processed -eq 1) { 'event' } else { 'events' }) processed."

@@ -37,9 +37,11 @@ function Get-FreePort {
     try { $probe.LocalEndpoint.Port } finally { $probe.Stop() }
 }
 
+# A connection whose own port is $Port does not count: on Linux a connect to a port nobody listens on can meet
+# itself when the kernel happens to pick that same port as the source.
 function Test-Listening([int] $Port) {
     $client = [Net.Sockets.TcpClient]::new()
-    try { $client.ConnectAsync([Net.IPAddress]::Loopback, $Port).Wait(500) -and $client.Connected }
+    try { $client.ConnectAsync([Net.IPAddress]::Loopback, $Port).Wait(500) -and $client.Connected -and $client.Client.LocalEndPoint.Port -ne $Port }
     catch { $false }
     finally { $client.Dispose() }
 }
@@ -101,7 +103,7 @@ foreach (`$registration in `$registrations) {
     Write-Host 'The registration as the sandbox now holds it:'
     `$registration | Format-List OperationId, FileId, Status, Message, CreatedBy, LastUpdatedBy, CreatedAt, UpdatedAt | Out-Host
     Write-Host "Record errors (`$(`$registration.RecordErrors.Count)):"
-    `$registration.RecordErrors | Format-Table SourceRecordId, Status, ErrorMessage | Out-Host
+    `$registration.RecordErrors | Format-Table SourceRecordId, Status, ErrorMessage -AutoSize -Wrap | Out-Host
 }
 "@
     $start = [Diagnostics.ProcessStartInfo]::new($pwsh[0])
@@ -117,6 +119,7 @@ foreach (`$registration in `$registrations) {
     $start.Environment['KALEIDOSCOPE_API_CLIENT_SECRET'] = $clientSecret
     $start.Environment['KALBIO_DEMO_WEBHOOK_SECRET'] = $webhookSecret
     $start.Environment.Remove('KALEIDOSCOPE_API_URL') | Out-Null
+    if ([Console]::IsOutputRedirected) { $start.Environment['NO_COLOR'] = '1' }
     $workflow = [Diagnostics.Process]::Start($start)
 
     while (-not (Test-Listening $listenPort)) {

@@ -330,12 +330,19 @@ namespace Kalbio.PowerShell.Tests
                     try
                     {
                         await probe.ConnectAsync(IPAddress.Loopback, port);
-                        return;
+
+                        // On Linux a connect to a port nobody listens on can meet itself (same source port): not a listener.
+                        if (((IPEndPoint)probe.Client.LocalEndPoint!).Port != port)
+                        {
+                            return;
+                        }
                     }
                     catch (SocketException) when (DateTime.UtcNow < deadline)
                     {
-                        await Task.Delay(50);
                     }
+
+                    Assert.True(DateTime.UtcNow < deadline, $"Nothing listened on port {port}.");
+                    await Task.Delay(50);
                 }
             }
 

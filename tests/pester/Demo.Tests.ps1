@@ -57,18 +57,18 @@ Describe 'examples/Invoke-RegistrationWorkflow.ps1 when a file fails validation'
         $start.RedirectStandardError = $true
         $process = [Diagnostics.Process]::Start($start)
         try {
-            $stdout = $process.StandardOutput.ReadToEndAsync()
+            $null = $process.StandardOutput.ReadToEndAsync()  # drained so the child never blocks on a full pipe
             $stderr = $process.StandardError.ReadToEndAsync()
             $deadline = [DateTime]::UtcNow.AddSeconds(30)
             $listening = $false
             while (-not $listening -and -not $process.HasExited -and [DateTime]::UtcNow -lt $deadline) {
-                $client = [Net.Sockets.TcpClient]::new()
-                try { $client.Connect([Net.IPAddress]::Loopback, $port); $listening = $true } catch { Start-Sleep -Milliseconds 50 } finally { $client.Dispose() }
+                $listening = Test-LocalPortListening $port
+                if (-not $listening) { Start-Sleep -Milliseconds 50 }
             }
-            $listening | Should -BeTrue -Because "the workflow should listen on $port ($($stderr.Result))"
+            $listening | Should -BeTrue -Because "the workflow should listen on port $port"
 
             Connect-TestSandbox $script:Sandbox
-            Register-KalFile -OperationId op-bad -FileId bad-file | Out-Null
+            Register-KalFile -OperationId op-bad -FileId bad-file -ErrorAction Stop | Out-Null
 
             $process.WaitForExit(60000) | Should -BeTrue
             $process.WaitForExit()

@@ -21,8 +21,8 @@ BeforeAll {
         $deadline = [DateTime]::UtcNow.AddSeconds(30)
         while ([DateTime]::UtcNow -lt $deadline) {
             if ($Receiver.Handle.IsCompleted) { throw "The receiver ended early: $($Receiver.Shell.Streams.Error.ReadAll())" }
-            $client = [Net.Sockets.TcpClient]::new()
-            try { $client.Connect([Net.IPAddress]::Loopback, $Port); return } catch { Start-Sleep -Milliseconds 50 } finally { $client.Dispose() }
+            if (Test-LocalPortListening $Port) { return }
+            Start-Sleep -Milliseconds 50
         }
         throw "Nothing listened on port $Port."
     }
