@@ -17,12 +17,9 @@ namespace Kalbio.PowerShell.Commands
     {
         private const int ProgressActivityId = 0x4B616C;
 
-        // Like Invoke-WebRequest: a download done within a second never draws (or pays for) a progress bar.
-        private static readonly TimeSpan ProgressDelay = TimeSpan.FromSeconds(1);
 
         private string? _folder;
         private bool _folderCreated;
-        private bool _progressEnabled;
 
         /// <summary>The id of the file to download; also the file name unless -FileName is given.</summary>
         [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
@@ -55,7 +52,6 @@ namespace Kalbio.PowerShell.Commands
         protected override void BeginProcessing()
         {
             _folder = ResolveDestination();
-            _progressEnabled = IsProgressEnabled();
         }
 
         protected override void ProcessRecord()
@@ -84,24 +80,11 @@ namespace Kalbio.PowerShell.Commands
 
             EnsureFolder();
             WriteVerbose($"Downloading file '{FileId}' from {connection.Http.Describe(request.Uri)} to '{path}'.");
-            int progressShown = 0;
-            Action<DownloadProgress>? onProgress = null;
-            if (_progressEnabled)
-            {
-                onProgress = progress =>
-                {
-                    if (progress.Elapsed >= ProgressDelay)
-                    {
-                        Volatile.Write(ref progressShown, 1);
-                        PostProgress(ProgressFor(name, progress));
-                    }
-                };
-            }
-
+            var progress = new DownloadProgressReporter(this, ProgressActivityId, $"Downloading {name}");
             try
             {
-                FileInfo file = Run(cancellation => FilesApi.DownloadAsync(connection, request, path, NoClobber, onProgress, Log, cancellation));
-                WriteObject(AsProviderItem(file));
+                FileInfo file = Run(cancellation => FilesApi.DownloadAsync(connection, request, path, NoClobber, progress.OnProgress, Log, cancellation));
+                WriteObject(AsFileItem(file));
             }
             catch (KalApiException ex)
             {
@@ -132,32 +115,8 @@ namespace Kalbio.PowerShell.Commands
             }
             finally
             {
-                if (Volatile.Read(ref progressShown) == 1 && !Cancellation.IsCancellationRequested)
-                {
-                    CompleteProgress(new ProgressRecord(ProgressActivityId, $"Downloading {name}", "Done"));
-                }
+                progress.Complete();
             }
-        }
-
-        /// <summary>The FileInfo as Get-Item gives it (PSPath and friends), so it formats and pipes like any file.</summary>
-        private object AsProviderItem(FileInfo file)
-        {
-            try
-            {
-                foreach (PSObject item in SessionState.InvokeProvider.Item.Get(new[] { file.FullName }, force: true, literalPath: true))
-                {
-                    if (item.BaseObject is FileInfo)
-                    {
-                        return item;
-                    }
-                }
-            }
-            catch (Exception ex) when (ex is SessionStateException || ex is ProviderInvocationException || ex is NotSupportedException)
-            {
-                // Replaced or removed in the meantime: the plain FileInfo still says what was saved where.
-            }
-
-            return file;
         }
 
         private string ResolveDestination()
@@ -169,28 +128,7 @@ namespace Kalbio.PowerShell.Commands
             }
             else
             {
-                ProviderInfo provider;
-                try
-                {
-                    folder = SessionState.Path.GetUnresolvedProviderPathFromPSPath(Destination, out provider, out _);
-                }
-                catch (Exception ex) when (ex is SessionStateException || ex is NotSupportedException || ex is ArgumentException)
-                {
-                    ThrowTerminatingError(new ErrorRecord(ex, "InvalidDestination", ErrorCategory.InvalidArgument, Destination)
-                    {
-                        ErrorDetails = new ErrorDetails($"The destination '{Destination}' cannot be resolved: {ex.Message}"),
-                    });
-                    throw;
-                }
-
-                if (provider.Name != "FileSystem")
-                {
-                    ThrowTerminatingError(KalErrors.Create(
-                        "DestinationNotFileSystem",
-                        ErrorCategory.InvalidArgument,
-                        $"The destination '{Destination}' is on the {provider.Name} provider; give a folder in the file system.",
-                        Destination));
-                }
+                folder = ResolveFileSystemPath(Destination!, nameof(Destination));
             }
 
             if (File.Exists(folder))
@@ -230,38 +168,5 @@ namespace Kalbio.PowerShell.Commands
             }
         }
 
-        private static ProgressRecord ProgressFor(string name, DownloadProgress progress)
-        {
-            string received = FormatBytes(progress.BytesReceived);
-            string rate = progress.BytesPerSecond > 0 ? $" ({FormatBytes((long)progress.BytesPerSecond)}/s)" : string.Empty;
-            var record = new ProgressRecord(
-                ProgressActivityId,
-                $"Downloading {name}",
-                progress.TotalBytes is long total ? $"{received} of {FormatBytes(total)}{rate}" : $"{received}{rate}");
-            if (progress.PercentComplete is int percent)
-            {
-                record.PercentComplete = percent;
-                if (progress.BytesPerSecond > 0)
-                {
-                    record.SecondsRemaining = (int)Math.Ceiling((progress.TotalBytes!.Value - progress.BytesReceived) / progress.BytesPerSecond);
-                }
-            }
-
-            return record;
-        }
-
-        private static string FormatBytes(long bytes)
-        {
-            string[] units = { "B", "KB", "MB", "GB", "TB" };
-            double value = bytes;
-            int unit = 0;
-            while (value >= 1024 && unit < units.Length - 1)
-            {
-                value /= 1024;
-                unit++;
-            }
-
-            return unit == 0 ? $"{bytes} B" : $"{value:0.0} {units[unit]}";
-        }
-    }
+}
 }

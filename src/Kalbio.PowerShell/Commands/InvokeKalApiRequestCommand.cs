@@ -22,13 +22,10 @@ namespace Kalbio.PowerShell.Commands
         private const string OutFileSet = "OutFile";
         private const int ProgressActivityId = 0x4B616D;
 
-        // Like Get-KalFile: a download done within a second never draws a progress bar.
-        private static readonly TimeSpan ProgressDelay = TimeSpan.FromSeconds(1);
 
         private byte[]? _body;
         private string _query = string.Empty;
         private string? _outFile;
-        private bool _progressEnabled;
         private int _requests;
 
         [Parameter(Mandatory = true, Position = 0)]
@@ -93,7 +90,6 @@ namespace Kalbio.PowerShell.Commands
             if (ParameterSetName == OutFileSet)
             {
                 _outFile = ResolveOutFile();
-                _progressEnabled = IsProgressEnabled();
             }
         }
 
@@ -217,24 +213,11 @@ namespace Kalbio.PowerShell.Commands
             }
 
             string name = System.IO.Path.GetFileName(path);
-            int progressShown = 0;
-            Action<DownloadProgress>? onProgress = null;
-            if (_progressEnabled)
-            {
-                onProgress = progress =>
-                {
-                    if (progress.Elapsed >= ProgressDelay)
-                    {
-                        Volatile.Write(ref progressShown, 1);
-                        PostProgress(ProgressFor(name, progress));
-                    }
-                };
-            }
-
+            var progress = new DownloadProgressReporter(this, ProgressActivityId, $"Saving {name}");
             try
             {
-                FileInfo file = Run(cancellation => FilesApi.DownloadAsync(connection, request, path, noClobber: false, onProgress, Log, cancellation));
-                WriteObject(AsProviderItem(file));
+                FileInfo file = Run(cancellation => FilesApi.DownloadAsync(connection, request, path, noClobber: false, progress.OnProgress, Log, cancellation));
+                WriteObject(AsFileItem(file));
             }
             catch (Exception ex) when (IsKalFailure(ex))
             {
@@ -248,78 +231,13 @@ namespace Kalbio.PowerShell.Commands
             }
             finally
             {
-                if (Volatile.Read(ref progressShown) == 1 && !Cancellation.IsCancellationRequested)
-                {
-                    CompleteProgress(new ProgressRecord(ProgressActivityId, $"Saving {name}", "Done"));
-                }
+                progress.Complete();
             }
         }
 
-        private string ResolveOutFile()
-        {
-            string path;
-            ProviderInfo provider;
-            try
-            {
-                path = SessionState.Path.GetUnresolvedProviderPathFromPSPath(OutFile, out provider, out _);
-            }
-            catch (Exception ex) when (ex is SessionStateException || ex is NotSupportedException || ex is ArgumentException)
-            {
-                ThrowTerminatingError(new ErrorRecord(ex, "InvalidOutFile", ErrorCategory.InvalidArgument, OutFile)
-                {
-                    ErrorDetails = new ErrorDetails($"The -OutFile path '{OutFile}' cannot be resolved: {ex.Message}"),
-                });
-                throw;
-            }
+        private string ResolveOutFile() => ResolveFileSystemPath(OutFile, nameof(OutFile));
 
-            if (provider.Name != "FileSystem")
-            {
-                ThrowTerminatingError(KalErrors.Create(
-                    "OutFileNotFileSystem",
-                    ErrorCategory.InvalidArgument,
-                    $"The -OutFile path '{OutFile}' is on the {provider.Name} provider; give a file in the file system.",
-                    OutFile));
-            }
-
-            return path;
-        }
-
-        /// <summary>The FileInfo as Get-Item gives it (PSPath and friends), so it formats and pipes like any file.</summary>
-        private object AsProviderItem(FileInfo file)
-        {
-            try
-            {
-                foreach (PSObject item in SessionState.InvokeProvider.Item.Get(new[] { file.FullName }, force: true, literalPath: true))
-                {
-                    if (item.BaseObject is FileInfo)
-                    {
-                        return item;
-                    }
-                }
-            }
-            catch (Exception ex) when (ex is SessionStateException || ex is ProviderInvocationException || ex is NotSupportedException)
-            {
-                // Replaced or removed in the meantime: the plain FileInfo still says what was saved where.
-            }
-
-            return file;
-        }
-
-        private static ProgressRecord ProgressFor(string name, DownloadProgress progress)
-        {
-            var record = new ProgressRecord(
-                ProgressActivityId,
-                $"Saving {name}",
-                progress.TotalBytes is long total ? $"{progress.BytesReceived:N0} of {total:N0} bytes" : $"{progress.BytesReceived:N0} bytes");
-            if (progress.PercentComplete is int percent)
-            {
-                record.PercentComplete = percent;
-            }
-
-            return record;
-        }
-
-        private void SetVariable(string? name, object value)
+private void SetVariable(string? name, object value)
         {
             if (name != null)
             {

@@ -173,6 +173,61 @@ namespace Kalbio.PowerShell.Commands
             return true;
         }
 
+        /// <summary>
+        /// A path given by the user, resolved the PowerShell way (relative to the current location, drives allowed,
+        /// literally); anything that is not in the file system ends the command with Invalid{Parameter} or
+        /// {Parameter}NotFileSystem.
+        /// </summary>
+        internal string ResolveFileSystemPath(string path, string parameterName)
+        {
+            string resolved;
+            ProviderInfo provider;
+            try
+            {
+                resolved = SessionState.Path.GetUnresolvedProviderPathFromPSPath(path, out provider, out _);
+            }
+            catch (Exception ex) when (ex is SessionStateException || ex is NotSupportedException || ex is ArgumentException)
+            {
+                ThrowTerminatingError(new ErrorRecord(ex, "Invalid" + parameterName, ErrorCategory.InvalidArgument, path)
+                {
+                    ErrorDetails = new ErrorDetails($"The -{parameterName} path '{path}' cannot be resolved: {ex.Message}"),
+                });
+                throw;
+            }
+
+            if (provider.Name != "FileSystem")
+            {
+                ThrowTerminatingError(KalErrors.Create(
+                    parameterName + "NotFileSystem",
+                    ErrorCategory.InvalidArgument,
+                    $"The -{parameterName} path '{path}' is on the {provider.Name} provider; give a path in the file system.",
+                    path));
+            }
+
+            return resolved;
+        }
+
+        /// <summary>The FileInfo as Get-Item gives it (PSPath and friends), so it formats and pipes like any file.</summary>
+        internal object AsFileItem(System.IO.FileInfo file)
+        {
+            try
+            {
+                foreach (PSObject item in SessionState.InvokeProvider.Item.Get(new[] { file.FullName }, force: true, literalPath: true))
+                {
+                    if (item.BaseObject is System.IO.FileInfo)
+                    {
+                        return item;
+                    }
+                }
+            }
+            catch (Exception ex) when (ex is SessionStateException || ex is ProviderInvocationException || ex is NotSupportedException)
+            {
+                // Replaced or removed in the meantime: the plain FileInfo still says what was saved where.
+            }
+
+            return file;
+        }
+
         private bool IsStreamEnabled(string stream)
         {
             if (MyInvocation.BoundParameters.TryGetValue(stream, out object? bound) && bound is SwitchParameter flag)
