@@ -11,11 +11,16 @@
     FormatsToProcess     = @('Kalbio.format.ps1xml')
     CmdletsToExport      = @(
         'Connect-KalApi'
+        'ConvertFrom-KalWebhookEvent'
         'Disconnect-KalApi'
         'Get-KalConnection'
         'Get-KalFile'
+        'Get-KalRegistration'
         'Invoke-KalApiRequest'
         'New-KalRecordResult'
+        'Receive-KalWebhookEvent'
+        'Register-KalFile'
+        'Set-KalRegistrationStatus'
         'Submit-KalRegistrationResult'
     )
     FunctionsToExport    = @()

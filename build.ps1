@@ -7,6 +7,8 @@
     Test     Build, then the xunit tests, then the Pester tests (in a child pwsh that imports out/Kalbio);
              exits non-zero when any test fails.
     Sandbox  Build, then runs the local Kaleidoscope API emulator in the foreground (Ctrl+C stops it).
+    Demo     Build, then the end-to-end demo (tools/Invoke-Demo.ps1): the sandbox plays Kaleidoscope and
+             examples/Invoke-RegistrationWorkflow.ps1 processes one registration event; exits non-zero on any failure.
     Package  Build, then out/package/Kalbio.<version>.nupkg, installable with Install-PSResource from a
              local folder repository.
     Clean    removes out/ and every bin/ and obj/ folder.
@@ -15,7 +17,7 @@
 #>
 [CmdletBinding()]
 param(
-    [ValidateSet('Build', 'Test', 'Sandbox', 'Package', 'Clean')]
+    [ValidateSet('Build', 'Test', 'Sandbox', 'Demo', 'Package', 'Clean')]
     [string[]] $Task = 'Build',
 
     [ValidateSet('Debug', 'Release')]
@@ -174,12 +176,18 @@ function Invoke-Sandbox {
     Invoke-Native dotnet @((Join-Path $SandboxOut 'Kalbio.Sandbox.dll'), '--port', $Port, '--seed-demo')
 }
 
+function Invoke-Demo {
+    Invoke-Build
+    & (Join-Path $Root 'tools/Invoke-Demo.ps1') -ModulePath $ModuleOut -SandboxPath (Join-Path $SandboxOut 'Kalbio.Sandbox.dll')
+}
+
 foreach ($name in $Task) {
     switch ($name) {
         'Clean' { Invoke-Clean }
         'Build' { Invoke-Build }
         'Test' { Invoke-Test }
         'Sandbox' { Invoke-Sandbox }
+        'Demo' { Invoke-Demo }
         'Package' { Invoke-Package }
     }
 }

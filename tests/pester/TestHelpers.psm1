@@ -98,4 +98,22 @@ function Invoke-ChildPwsh {
     $output -split "`r?`n" | Where-Object { $_ }
 }
 
-Export-ModuleMember -Function Invoke-ChildPwsh, Import-KalbioUnderTest, Start-TestSandbox, Stop-TestSandbox, Invoke-Sandbox, New-TestSecret, Connect-TestSandbox
+<#
+.SYNOPSIS
+    True when something accepts TCP connections on 127.0.0.1:Port. A connection whose own port is Port does not
+    count: Linux lets a connect to a port nobody listens on meet itself when the source port happens to be the same.
+#>
+function Test-LocalPortListening {
+    param([Parameter(Mandatory)] [int] $Port)
+    $client = [Net.Sockets.TcpClient]::new()
+    try {
+        $client.Connect([Net.IPAddress]::Loopback, $Port)
+        return $client.Client.LocalEndPoint.Port -ne $Port
+    } catch [Net.Sockets.SocketException] {
+        return $false
+    } finally {
+        $client.Dispose()
+    }
+}
+
+Export-ModuleMember -Function Test-LocalPortListening, Invoke-ChildPwsh, Import-KalbioUnderTest, Start-TestSandbox, Stop-TestSandbox, Invoke-Sandbox, New-TestSecret, Connect-TestSandbox

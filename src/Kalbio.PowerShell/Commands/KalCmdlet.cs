@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Management.Automation;
 using System.Threading;
@@ -15,6 +16,7 @@ namespace Kalbio.PowerShell.Commands
     {
         private static readonly TimeSpan PumpInterval = TimeSpan.FromMilliseconds(50);
         private static readonly TimeSpan ProgressInterval = TimeSpan.FromSeconds(1);
+        private static readonly TimeSpan AbandonWait = TimeSpan.FromSeconds(5);
 
         private readonly CancellationTokenSource _stopping = new CancellationTokenSource();
         private readonly Stopwatch _sinceProgress = new Stopwatch();
@@ -57,6 +59,67 @@ namespace Kalbio.PowerShell.Commands
                 await operation(cancellation).ConfigureAwait(false);
                 return true;
             });
+
+        /// <summary>
+        /// Like <see cref="Run{T}"/> for core work that also produces items as it goes (from any thread): the pipeline
+        /// thread hands each to <paramref name="emit"/> as soon as it arrives. If emitting fails (the pipeline is stopped,
+        /// or a later command throws), the core work is cancelled and awaited briefly before the exception goes on.
+        /// </summary>
+        internal T RunEmitting<TItem, T>(Func<CancellationToken, Action<TItem>, Task<T>> operation, Action<TItem> emit)
+        {
+            CmdletLog log = (CmdletLog)Log;
+            var items = new ConcurrentQueue<TItem>();
+            var arrived = new SemaphoreSlim(0);
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(Cancellation);
+            Task<T> task = Task.Run(() => operation(stop.Token, item =>
+            {
+                items.Enqueue(item);
+                arrived.Release();
+            }));
+            try
+            {
+                while (!task.IsCompleted)
+                {
+                    arrived.Wait(PumpInterval);
+                    log.Drain(this);
+                    while (items.TryDequeue(out TItem item))
+                    {
+                        emit(item);
+                        log.Drain(this);
+                    }
+
+                    WritePendingProgress(force: false);
+                }
+
+                log.Drain(this);
+                if (Cancellation.IsCancellationRequested && (task.IsCanceled || task.Exception?.GetBaseException() is OperationCanceledException))
+                {
+                    throw new PipelineStoppedException();
+                }
+
+                while (items.TryDequeue(out TItem item))
+                {
+                    emit(item);
+                }
+
+                return task.GetAwaiter().GetResult();
+            }
+            finally
+            {
+                if (!task.IsCompleted)
+                {
+                    stop.Cancel();
+                    try
+                    {
+                        task.Wait(AbandonWait);
+                    }
+                    catch (AggregateException)
+                    {
+                        // Cancelled on the way out; the exception that ended the pipeline is what matters.
+                    }
+                }
+            }
+        }
 
         /// <summary>Queues a progress update from any thread; at most one a second reaches the host.</summary>
         internal void PostProgress(ProgressRecord record) => Interlocked.Exchange(ref _pendingProgress, record);
