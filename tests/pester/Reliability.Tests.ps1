@@ -177,6 +177,31 @@ Describe 'Faults survived' {
         Get-ChildItem -LiteralPath $script:Folder -Force | Should -BeNullOrEmpty
     }
 
+    It '<Command> answered 200 with a body that is not JSON: KalInvalidResponse showing the start of the body' -TestCases @(
+        @{ Command = 'Get-KalRegistration'; Path = '/operations/op-1/registrations'; Parameters = @{ OperationId = 'op-1' } }
+        @{ Command = 'Register-KalFile'; Path = '/operations/op-1/register/f1'; Parameters = @{ OperationId = 'op-1'; FileId = 'f1' } }
+    ) {
+        Connect-TestSandbox $script:Sandbox
+        Add-Fault @{ path_prefix = $Path; status = 200; content_type = 'text/html'; body = '<html><body>Session expired, please sign in again</body></html>' }
+
+        $thrown = { & $Command @Parameters -ErrorAction Stop } | Should -Throw -PassThru
+
+        $thrown.FullyQualifiedErrorId | Should -Be "KalInvalidResponse,Kalbio.PowerShell.Commands.$($Command -replace '-', '')Command"
+        $thrown.CategoryInfo.Category | Should -Be 'InvalidResult'
+        $thrown.Exception.Message | Should -BeLike "* $Path succeeded but the server answered with a body that is not JSON ('<html><body>Session expired, please sign in again</body></html>')*"
+        Get-ApiRequest | Should -HaveCount 1
+    }
+
+    It 'Get-KalRegistration answered 200 with JSON that is not a list: KalInvalidResponse saying so' {
+        Connect-TestSandbox $script:Sandbox
+        Add-Fault @{ path_prefix = '/operations/op-1/registrations'; status = 200; content_type = 'application/json'; body = '{"items":[]}' }
+
+        $thrown = { Get-KalRegistration -OperationId op-1 -ErrorAction Stop } | Should -Throw -PassThru
+
+        $thrown.FullyQualifiedErrorId | Should -Be 'KalInvalidResponse,Kalbio.PowerShell.Commands.GetKalRegistrationCommand'
+        $thrown.Exception.Message | Should -BeLike 'GET /operations/op-1/registrations succeeded but the server answered with expected a JSON array of registration files but found *'
+    }
+
     It 'a token endpoint that answers 200 with HTML: Connect-KalApi fails with KalInvalidResponse showing the start of the body' {
         Add-Fault @{ path_prefix = '/auth/'; status = 200; content_type = 'text/html'; body = '<html><head><title>Sign in - Corporate Portal</title></head></html>' }
 
