@@ -36,6 +36,8 @@ Describe 'Secrets in what a session shows' {
         Invoke-Sandbox $script:Sandbox POST reset | Out-Null
         $script:Secret = "scan-secret-$([guid]::NewGuid().ToString('N'))"
         $script:ProxyToken = "proxy-token-$([guid]::NewGuid().ToString('N'))"
+        $script:WebhookSecret = "webhook-secret-$([guid]::NewGuid().ToString('N'))"
+        Invoke-Sandbox $script:Sandbox POST config @{ webhook_headers = @{ 'X-Webhook-Secret' = $script:WebhookSecret } } | Out-Null
         Invoke-Sandbox $script:Sandbox POST clients @{ client_id = 'scan-client'; client_secret = $script:Secret } | Out-Null
         Invoke-Sandbox $script:Sandbox POST files @{ file_id = 'f1'; content = "id,name`n1,aspirin`n" } | Out-Null
         Invoke-Sandbox $script:Sandbox POST registrations @{ operation_id = 'op-scan'; file_id = 'f1' } | Out-Null
@@ -127,9 +129,37 @@ try {
     Show-Failure $_
 }
 @{ record_id = 'r1' } | Submit-KalRegistrationResult op-scan f1 -Verbose -Debug -ErrorAction SilentlyContinue -ErrorVariable failed
-$failed | ForEach-Object { Show-Failure $_ }
+$failed | Where-Object { $_ -is [Management.Automation.ErrorRecord] } | ForEach-Object { Show-Failure $_ }
 Invoke-Control POST tokens/expire
 New-KalRecordResult r3 matched | Submit-KalRegistrationResult op-scan f1 -Verbose -Debug
+
+'--- registrations'
+Register-KalFile -OperationId op-reg -FileId f1 -Verbose -Debug | Format-List * | Out-String -Width 400
+Set-KalRegistrationStatus -OperationId op-reg -FileId f1 -Status validated -Message 'checked' -PassThru -Confirm:$false -Verbose -Debug | Format-List * | Out-String -Width 400
+Get-KalRegistration -OperationId op-scan -Verbose -Debug | Format-List * | Out-String -Width 400
+Set-KalRegistrationStatus -OperationId op-reg -FileId no-such-file -Status validated -Confirm:$false -Verbose -Debug -ErrorAction SilentlyContinue -ErrorVariable failed
+$failed | Where-Object { $_ -is [Management.Automation.ErrorRecord] } | ForEach-Object { Show-Failure $_ }
+Invoke-Control POST faults @{ path_prefix = '/operations/op-reg/registrations'; status = 200; content_type = 'text/html'; body = "<html>$echo</html>" }
+try { Get-KalRegistration -OperationId op-reg -Verbose -Debug -ErrorAction Stop } catch { Show-Failure $_ }
+
+'--- a webhook event with a shared secret header'
+$probe = [Net.Sockets.TcpListener]::new([Net.IPAddress]::Loopback, 0)
+$probe.Start(); $port = $probe.LocalEndpoint.Port; $probe.Stop()
+# The sandbox sends (with the secret header from its config) until the listener has taken the event.
+$sender = Start-ThreadJob -ArgumentList $uri, $port -ScriptBlock {
+    param($uri, $port)
+    $body = @{ operation_id = 'op-reg'; file_id = 'f1'; url = "http://127.0.0.1:$port/hook" } | ConvertTo-Json -Compress
+    foreach ($attempt in 1..150) {
+        try {
+            if ((Invoke-RestMethod -Method Post -Uri "$uri/_sandbox/webhooks/send" -Body $body -ContentType application/json).status -eq 202) { return 'delivered' }
+        } catch { }
+        Start-Sleep -Milliseconds 200
+    }
+    'never delivered'
+}
+Receive-KalWebhookEvent -Port $port -Path /hook -RequiredHeader @{ 'X-Webhook-Secret' = $env:KAL_SCAN_WEBHOOK } -Count 1 -TimeoutSec 60 -Verbose -Debug | Format-List * | Out-String -Width 400
+"webhook sender: $($sender | Wait-Job | Receive-Job)"
+$sender | Remove-Job
 
 '--- every error of the session'
 $Error | ForEach-Object { Show-Failure $_ }
@@ -139,6 +169,7 @@ Stop-Transcript
         $script:Run = Invoke-ScannedPwsh -Script $child -Environment @{
             KAL_SCAN_SECRET     = $script:Secret
             KAL_SCAN_PROXY      = $script:ProxyToken
+            KAL_SCAN_WEBHOOK    = $script:WebhookSecret
             KAL_SCAN_URI        = $script:Sandbox.Uri
             KAL_SCAN_FOLDER     = (Join-Path $TestDrive 'files')
             KAL_SCAN_TRANSCRIPT = $transcript
@@ -162,6 +193,11 @@ Stop-Transcript
                 'KalInvalidRequest,Kalbio.PowerShell.Commands.SubmitKalRegistrationResultCommand'
                 'RecordResultsInvalid,Kalbio.PowerShell.Commands.SubmitKalRegistrationResultCommand'
                 'POST /operations/op-scan/register/f1/results -> 204'
+                'POST /operations/op-reg/registration_files/f1/status -> 204'
+                'KalRegistrationNotFound,Kalbio.PowerShell.Commands.SetKalRegistrationStatusCommand'
+                'KalInvalidResponse,Kalbio.PowerShell.Commands.GetKalRegistrationCommand'
+                'EventType'
+                'webhook sender: delivered'
                 'POST /auth/oauth/token -> 200'
                 'GET /files/f1 -> 401'
                 'the access token was refused; renewing it and trying once more'
@@ -198,5 +234,9 @@ Stop-Transcript
 
     It 'holds the proxy token given with -AdditionalHeader nowhere' {
         $script:Captured.Contains($script:ProxyToken) | Should -BeFalse
+    }
+
+    It "holds the webhook's shared secret (Receive-KalWebhookEvent -RequiredHeader) nowhere" {
+        $script:Captured.Contains($script:WebhookSecret) | Should -BeFalse
     }
 }
