@@ -30,7 +30,15 @@
         PSData = @{
             Tags         = @('Kaleidoscope', 'Kalbio', 'LabData', 'Registration', 'API', 'PSEdition_Core', 'Linux', 'Windows', 'MacOS')
             # LicenseUri and ProjectUri are left out until the project's public home and licence are decided.
-            ReleaseNotes = 'Initial release.'
+            ReleaseNotes = @'
+0.1.0: first release.
+- Connect-KalApi / Disconnect-KalApi / Get-KalConnection: client-credentials auth, runspace-scoped current connection, -Connection on every API cmdlet, environment-variable connection, rotating refresh tokens renewed once per expiry.
+- Get-KalFile: atomic, streaming, resumable-by-retry downloads from ids, webhook events or file_url.
+- New-KalRecordResult / Submit-KalRegistrationResult: results from the pipeline, validated, streamed into one POST.
+- Register-KalFile / Get-KalRegistration / Set-KalRegistrationStatus: the registration lifecycle.
+- ConvertFrom-KalWebhookEvent / Receive-KalWebhookEvent: registration_submitted events, parsed or received.
+- Invoke-KalApiRequest: any other endpoint with the module's auth, retries, errors and redaction.
+'@
         }
     }
 }
