@@ -481,7 +481,8 @@ Describe 'Bad input is refused with a stable ErrorId and a message that says wha
         It 'Connect-KalApi refuses <Case>' -ForEach @(
             @{ Case = 'a file: base URI'; Parameters = @{ BaseUri = 'file:///tmp/api' }; ErrorId = 'InvalidBaseUri'; Says = "*is not an absolute http:// or https:// address. Give the API's address*" }
             @{ Case = 'a base URI of white space'; Parameters = @{ BaseUri = '   ' }; ErrorId = 'InvalidBaseUri'; Says = "The base URI is empty. Give the API's address*" }
-            @{ Case = 'a base URI with a user name'; Parameters = @{ BaseUri = 'http://someone@127.0.0.1:1/' }; ErrorId = 'InvalidBaseUri'; Says = '*must not carry a query, fragment or user name*' }
+            @{ Case = 'a base URI with a user name and password, which the error does not repeat'; Parameters = @{ BaseUri = 'http://someone:hunter2-pw@127.0.0.1:1/' }; ErrorId = 'InvalidBaseUri'; Says = "The base URI 'http://127.0.0.1:1/' must not carry a query, fragment or user name*"; NotShown = 'hunter2-pw' }
+            @{ Case = 'a base URI with a key in its query, which the error does not repeat'; Parameters = @{ BaseUri = 'https://127.0.0.1:1/api?api_key=k-12345678' }; ErrorId = 'InvalidBaseUri'; Says = "The base URI 'https://127.0.0.1:1/api' must not carry a query*"; NotShown = 'k-12345678' }
             @{ Case = 'the token header as an additional header'; Parameters = @{ AdditionalHeader = @{ 'X-Kal-Authorization' = 'Bearer mine' } }; ErrorId = 'InvalidAdditionalHeader'; Says = "The header 'X-Kal-Authorization' is set by the module itself*" }
             @{ Case = 'Host as an additional header'; Parameters = @{ AdditionalHeader = @{ Host = 'elsewhere.test' } }; ErrorId = 'InvalidAdditionalHeader'; Says = "The header 'Host' is set by the module itself*" }
             @{ Case = 'a header value with a line break (header injection)'; Parameters = @{ AdditionalHeader = @{ 'X-Source' = "a`r`nX-Evil: 1" } }; ErrorId = 'InvalidAdditionalHeader'; Says = "The value of header 'X-Source' is empty or contains a line break or NUL." }
@@ -500,6 +501,7 @@ Describe 'Bad input is refused with a stable ErrorId and a message that says wha
             $thrown.FullyQualifiedErrorId | Should -Be "$ErrorId,Kalbio.PowerShell.Commands.ConnectKalApiCommand"
             $thrown.CategoryInfo.Category | Should -Be $(if ($_.Category) { $_.Category } else { 'InvalidArgument' })
             $thrown.Exception.Message | Should -BeLike $Says
+            if ($_.NotShown) { "$($thrown.Exception.Message) $($thrown.TargetObject) $thrown" | Should -Not -BeLike "*$($_.NotShown)*" }
             Get-AnyRequest | Should -BeNullOrEmpty
             Get-KalConnection | Should -BeNullOrEmpty
         }
