@@ -26,6 +26,12 @@ namespace Kalbio.PowerShell.Client
             foreach (KeyValuePair<string, string> header in options.AdditionalHeaders)
             {
                 Redactor.Pin(header.Value);
+                // A server may echo the credentials of "Bearer <token>" without the scheme.
+                int space = header.Value.LastIndexOf(' ');
+                if (space > 0 && Redactor.IsSecretHeader(header.Key))
+                {
+                    Redactor.Pin(header.Value.Substring(space + 1));
+                }
             }
 
             Http = new KalHttpPipeline(options, Redactor);

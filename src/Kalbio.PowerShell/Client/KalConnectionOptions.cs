@@ -89,24 +89,29 @@ namespace Kalbio.PowerShell.Client
                 throw new KalInputException("InvalidBaseUri", "The base URI is empty. Give the API's address, e.g. https://api.kaleidoscope.bio.", "BaseUri", text);
             }
 
-            if (!Uri.TryCreate(text!.Trim(), UriKind.Absolute, out Uri? uri)
-                || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps)
+            bool parsed = Uri.TryCreate(text!.Trim(), UriKind.Absolute, out Uri? uri);
+            // A user name may come with a password, and a query with a key: neither is repeated in an error.
+            string shown = parsed && (uri!.UserInfo.Length > 0 || uri.Query.Length > 0)
+                ? uri.GetComponents(UriComponents.SchemeAndServer | UriComponents.Path, UriFormat.UriEscaped)
+                : text;
+            if (!parsed
+                || (uri!.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps)
                 || string.IsNullOrEmpty(uri.Host))
             {
                 throw new KalInputException(
                     "InvalidBaseUri",
-                    $"The base URI '{text}' is not an absolute http:// or https:// address. Give the API's address, e.g. https://api.kaleidoscope.bio.",
+                    $"The base URI '{shown}' is not an absolute http:// or https:// address. Give the API's address, e.g. https://api.kaleidoscope.bio.",
                     "BaseUri",
-                    text);
+                    shown);
             }
 
             if (!string.IsNullOrEmpty(uri.Query) || !string.IsNullOrEmpty(uri.Fragment) || !string.IsNullOrEmpty(uri.UserInfo))
             {
                 throw new KalInputException(
                     "InvalidBaseUri",
-                    $"The base URI '{uri.GetLeftPart(UriPartial.Path)}' must not carry a query, fragment or user name. Give only the API's address.",
+                    $"The base URI '{shown}' must not carry a query, fragment or user name. Give only the API's address.",
                     "BaseUri",
-                    text);
+                    shown);
             }
 
             // Normalise to a trailing slash so relative paths append instead of replacing the last segment.

@@ -23,7 +23,7 @@ namespace Kalbio.PowerShell.Client
             var request = new KalRequest(HttpMethod.Post, connection.ApiUri(KalIds.Path("operations", operationId, "register", fileId)));
             SetJsonBody(request, Encoding.UTF8.GetBytes("{}"));
             string text = await connection.Http.SendForTextAsync(request, log, cancellation).ConfigureAwait(false);
-            return ParseResponse(request, text, root => RegistrationFileReader.Read(root));
+            return ParseResponse(connection, request, text, root => RegistrationFileReader.Read(root));
         }
 
         /// <summary><c>GET /operations/{operation_id}/registrations</c>: every registration file of the operation, with its record errors.</summary>
@@ -32,7 +32,7 @@ namespace Kalbio.PowerShell.Client
             KalIds.Validate(operationId, "OperationId");
             var request = new KalRequest(HttpMethod.Get, connection.ApiUri(KalIds.Path("operations", operationId, "registrations")));
             string text = await connection.Http.SendForTextAsync(request, log, cancellation).ConfigureAwait(false);
-            return ParseResponse(request, text, RegistrationFileReader.ReadList);
+            return ParseResponse(connection, request, text, RegistrationFileReader.ReadList);
         }
 
         /// <summary><c>POST /operations/{operation_id}/registration_files/{file_id}/status</c> with the status and, when given, the message.</summary>
@@ -79,7 +79,7 @@ namespace Kalbio.PowerShell.Client
             request.DescribeContent = () => Encoding.UTF8.GetString(body);
         }
 
-        private static T ParseResponse<T>(KalRequest request, string text, Func<JsonElement, T> read)
+        private static T ParseResponse<T>(KalConnection connection, KalRequest request, string text, Func<JsonElement, T> read)
         {
             string path = request.Uri.AbsolutePath;
             try
@@ -89,12 +89,14 @@ namespace Kalbio.PowerShell.Client
             }
             catch (Exception ex) when (ex is JsonException || ex is FormatException)
             {
-                string reason = ex is JsonException ? (text.Length == 0 ? "an empty body" : "a body that is not JSON") : ex.Message;
+                string start = ServerMessage.Shorten(connection.Redactor.Redact(text));
+                string reason = ex is JsonException ? (text.Length == 0 ? "an empty body" : $"a body that is not JSON ('{start}')") : ex.Message;
                 throw new KalApiException(
                     KalErrorKind.InvalidResponse,
                     request.Method.Method,
                     path,
                     $"{request.Method} {path} succeeded but the server answered with {reason}, so the registration cannot be read.",
+                    responseBody: text.Length == 0 ? null : start,
                     innerException: ex);
             }
         }
