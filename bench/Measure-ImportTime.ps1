@@ -25,7 +25,7 @@ function Measure-Start([string] $Command) {
 }
 
 function Get-Median([double[]] $Values) {
-    $sorted = $Values | Sort-Object
+    $sorted = @($Values | Sort-Object)
     $sorted[[int][math]::Floor($sorted.Count / 2)]
 }
 

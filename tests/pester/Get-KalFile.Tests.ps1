@@ -88,6 +88,17 @@ Describe 'Get-KalFile' {
         }
     }
 
+    Context 'plain ids' {
+        It 'downloads every id piped in as a string' {
+            Add-SandboxFile -Id 'f3' -Content 'third' | Out-Null
+
+            $files = 'f1', 'f3' | Get-KalFile -Destination $script:Folder
+
+            $files.Name | Should -Be @('f1', 'f3')
+            (Get-ApiRequest).path | Should -Be @('/files/f1', '/files/f3')
+        }
+    }
+
     Context 'file_url and the access token' {
         It 'sends the token when the file_url is on the API host' {
             [pscustomobject]@{ file_id = 'f1'; file_url = "$($script:Sandbox.Uri)/files/f1" } | Get-KalFile -Destination $script:Folder | Out-Null

@@ -22,7 +22,7 @@ namespace Kalbio.PowerShell.Commands
         private bool _folderCreated;
 
         /// <summary>The id of the file to download; also the file name unless -FileName is given.</summary>
-        [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
+        [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
         [Alias("file_id")]
         public string FileId { get; set; } = string.Empty;
 
