@@ -34,24 +34,8 @@ namespace Kalbio.PowerShell.Commands
         /// Runs core work on the thread pool while the pipeline thread writes its messages and progress; returns its
         /// result or rethrows its exception. Cancellation by Ctrl+C ends the pipeline.
         /// </summary>
-        internal T Run<T>(Func<CancellationToken, Task<T>> operation)
-        {
-            CmdletLog log = (CmdletLog)Log;
-            Task<T> task = Task.Run(() => operation(Cancellation));
-            while (!((IAsyncResult)task).AsyncWaitHandle.WaitOne(PumpInterval))
-            {
-                log.Drain(this);
-                WritePendingProgress(force: false);
-            }
-
-            log.Drain(this);
-            if (Cancellation.IsCancellationRequested && (task.IsCanceled || task.Exception?.GetBaseException() is OperationCanceledException))
-            {
-                throw new PipelineStoppedException();
-            }
-
-            return task.GetAwaiter().GetResult();
-        }
+        internal T Run<T>(Func<CancellationToken, Task<T>> operation) =>
+            RunEmitting<object, T>((cancellation, _) => operation(cancellation), _ => { });
 
         internal void Run(Func<CancellationToken, Task> operation) =>
             Run(async cancellation =>
@@ -61,26 +45,33 @@ namespace Kalbio.PowerShell.Commands
             });
 
         /// <summary>
-        /// Like <see cref="Run{T}"/> for core work that also produces items as it goes (from any thread): the pipeline
-        /// thread hands each to <paramref name="emit"/> as soon as it arrives. If emitting fails (the pipeline is stopped,
-        /// or a later command throws), the core work is cancelled and awaited briefly before the exception goes on.
+        /// Runs core work that may also produce items as it goes (from any thread): the pipeline thread writes the
+        /// core's messages and progress, and hands each item to <paramref name="emit"/> as soon as it arrives. If
+        /// emitting fails (the pipeline is stopped, or a later command throws), the core work is cancelled and awaited
+        /// briefly before the exception goes on.
         /// </summary>
         internal T RunEmitting<TItem, T>(Func<CancellationToken, Action<TItem>, Task<T>> operation, Action<TItem> emit)
         {
             CmdletLog log = (CmdletLog)Log;
             var items = new ConcurrentQueue<TItem>();
-            var arrived = new SemaphoreSlim(0);
+            using var arrived = new SemaphoreSlim(0);
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(Cancellation);
             Task<T> task = Task.Run(() => operation(stop.Token, item =>
             {
                 items.Enqueue(item);
                 arrived.Release();
             }));
+            WaitHandle[] wakeUps = { ((IAsyncResult)task).AsyncWaitHandle, arrived.AvailableWaitHandle };
             try
             {
                 while (!task.IsCompleted)
                 {
-                    arrived.Wait(PumpInterval);
+                    WaitHandle.WaitAny(wakeUps, PumpInterval);
+                    while (arrived.Wait(0))
+                    {
+                        // One wake-up is enough for every item queued so far.
+                    }
+
                     log.Drain(this);
                     while (items.TryDequeue(out TItem item))
                     {
