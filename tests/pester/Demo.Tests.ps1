@@ -5,12 +5,22 @@ BeforeAll {
 }
 
 Describe 'The end-to-end demo (build.ps1 -Task Demo after the build)' {
-    It 'receives the event, downloads, validates, submits 8 matched and 4 not found, shows the registration and exits 0' {
+    # 'native' is the pwsh executable next to pwsh.dll, as a user with PowerShell installed runs it; the driver starts
+    # the workflow with whichever pwsh runs it, so both ways must work.
+    It 'receives the event, downloads, validates, submits 8 matched and 4 not found, shows the registration and exits 0 (<Kind> pwsh)' -ForEach @(
+        @{ Kind = 'dotnet' }, @{ Kind = 'native' }
+    ) {
         $driver = Join-Path $script:Root 'tools/Invoke-Demo.ps1'
-        $script = "& '$driver' -ModulePath '$env:KALBIO_TEST_MODULE' -SandboxPath '$env:KALBIO_TEST_SANDBOX'"
+        $script = "`$ErrorActionPreference = 'Stop'; & '$driver' -ModulePath '$env:KALBIO_TEST_MODULE' -SandboxPath '$env:KALBIO_TEST_SANDBOX'"
 
         # Invoke-ChildPwsh throws when the demo exits non-zero.
-        $output = Invoke-ChildPwsh -Script $script
+        $output = if ($Kind -eq 'native') {
+            $native = Join-Path $PSHOME 'pwsh'
+            Test-Path -LiteralPath $native -PathType Leaf | Should -BeTrue -Because "the pinned PowerShell package has its native pwsh at $native"
+            Invoke-ChildPwsh -Script $script -PwshPath $native
+        } else {
+            Invoke-ChildPwsh -Script $script
+        }
         $text = $output -join "`n"
 
         $text | Should -Match 'Event registration_submitted: file compounds-2026-11\.csv \(3f6c2a9e-5b1d-4c8e-9a7f-1e2d3c4b5a60\)'
