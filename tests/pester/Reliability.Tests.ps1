@@ -367,8 +367,8 @@ Describe 'Bad input is refused with a stable ErrorId and a message that says wha
 
             $files.Name | Should -Be 'f1'
             $failures | Should -HaveCount 1
-            $failures[0].FullyQualifiedErrorId | Should -Be 'ParameterArgumentValidationErrorEmptyStringNotAllowed,Kalbio.PowerShell.Commands.GetKalFileCommand'
-            $failures[0].Exception.Message | Should -BeLike "*'FileId'*empty string*"
+            $failures[0].FullyQualifiedErrorId | Should -Be 'InvalidId,Kalbio.PowerShell.Commands.GetKalFileCommand'
+            $failures[0].Exception.Message | Should -BeLike 'FileId is empty*'
             (Get-AnyRequest).path | Should -Be '/files/f1'
         }
 

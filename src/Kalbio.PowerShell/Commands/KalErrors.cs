@@ -16,12 +16,7 @@ namespace Kalbio.PowerShell.Commands
                 case KalApiException api:
                     (string id, ErrorCategory category) = Classify(api, notFoundErrorId);
                     var record = new ErrorRecord(api, id, category, target);
-                    record.ErrorDetails = new ErrorDetails(api.Message);
-                    if (api.Kind == KalErrorKind.Authentication)
-                    {
-                        record.ErrorDetails.RecommendedAction = "Check the client id and secret, then run Connect-KalApi again.";
-                    }
-
+                    record.ErrorDetails = new ErrorDetails(api.Message) { RecommendedAction = RecommendedActionFor(api) };
                     return record;
                 case DestinationExistsException exists:
                     return new ErrorRecord(exists, "FileExists", ErrorCategory.ResourceExists, exists.Path);
@@ -31,6 +26,18 @@ namespace Kalbio.PowerShell.Commands
                     return new ErrorRecord(io, "FileWriteFailed", ErrorCategory.WriteError, target);
                 default:
                     return new ErrorRecord(exception, "KalUnexpectedError", ErrorCategory.NotSpecified, target);
+            }
+        }
+
+        /// <summary>What to do about a failed call, when there is something general to say; null otherwise.</summary>
+        public static string? RecommendedActionFor(KalApiException api)
+        {
+            switch (api.Kind)
+            {
+                case KalErrorKind.Authentication:
+                    return "Check the client id and secret, then run Connect-KalApi again.";
+                default:
+                    return null;
             }
         }
 
