@@ -540,6 +540,17 @@ Describe 'Bad input is refused with a stable ErrorId and a message that says wha
                 Get-AnyRequest | Should -BeNullOrEmpty
             }
 
+            It 'Connect-KalApi with only KALEIDOSCOPE_API_CLIENT_SECRET set says to set both or pass -ClientId and -ClientSecret' {
+                $env:KALEIDOSCOPE_API_CLIENT_SECRET = 'sandbox-secret'
+                $env:KALEIDOSCOPE_API_URL = $script:Sandbox.Uri
+
+                $thrown = { Connect-KalApi } | Should -Throw -PassThru
+
+                $thrown.FullyQualifiedErrorId | Should -Be 'IncompleteEnvironmentCredentials,Kalbio.PowerShell.Commands.ConnectKalApiCommand'
+                $thrown.Exception.Message | Should -Be 'KALEIDOSCOPE_API_CLIENT_SECRET is set but KALEIDOSCOPE_API_CLIENT_ID is not. Set both, or pass -ClientId and -ClientSecret.'
+                Get-AnyRequest | Should -BeNullOrEmpty
+            }
+
             It 'Get-KalFile with a KALEIDOSCOPE_API_URL that is not an http address refuses it' {
                 $env:KALEIDOSCOPE_API_CLIENT_ID = 'sandbox-client'
                 $env:KALEIDOSCOPE_API_CLIENT_SECRET = 'sandbox-secret'

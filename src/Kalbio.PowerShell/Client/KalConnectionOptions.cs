@@ -55,9 +55,9 @@ namespace Kalbio.PowerShell.Client
 
         /// <summary>
         /// Options from KALEIDOSCOPE_API_CLIENT_ID, KALEIDOSCOPE_API_CLIENT_SECRET and KALEIDOSCOPE_API_URL; null when
-        /// neither credential variable is set.
+        /// neither credential variable is set. <paramref name="otherwise"/> completes "Set both, or ..." when only one is.
         /// </summary>
-        public static KalConnectionOptions? FromEnvironment()
+        public static KalConnectionOptions? FromEnvironment(string otherwise = "run Connect-KalApi")
         {
             string? clientId = Environment.GetEnvironmentVariable(ClientIdVariable);
             string? clientSecret = Environment.GetEnvironmentVariable(ClientSecretVariable);
@@ -70,7 +70,7 @@ namespace Kalbio.PowerShell.Client
             {
                 string missing = string.IsNullOrEmpty(clientId) ? ClientIdVariable : ClientSecretVariable;
                 string present = string.IsNullOrEmpty(clientId) ? ClientSecretVariable : ClientIdVariable;
-                throw new KalInputException("IncompleteEnvironmentCredentials", $"{present} is set but {missing} is not. Set both, or run Connect-KalApi.", missing);
+                throw new KalInputException("IncompleteEnvironmentCredentials", $"{present} is set but {missing} is not. Set both, or {otherwise}.", missing);
             }
 
             return new KalConnectionOptions

@@ -102,7 +102,7 @@ namespace Kalbio.PowerShell.Commands
             KalConnectionOptions options;
             if (ParameterSetName == EnvironmentSet)
             {
-                options = KalConnectionOptions.FromEnvironment()
+                options = KalConnectionOptions.FromEnvironment(otherwise: "pass -ClientId and -ClientSecret")
                     ?? throw new KalInputException(
                         "MissingCredentials",
                         $"No credentials: give -ClientId and -ClientSecret, or -Credential, or set {KalConnectionOptions.ClientIdVariable} and {KalConnectionOptions.ClientSecretVariable}.",
