@@ -127,7 +127,7 @@ namespace Kalbio.PowerShell.Client
                 }
                 catch (Exception ex) when (ex is OperationCanceledException || ex is HttpRequestException || ex is IOException)
                 {
-                    KalApiException failure = CreateTransportFailure(method, uri, ex);
+                    KalApiException failure = CreateTransportFailure(method, uri, ex, attempts: null);
                     bool retriable = request.RetryMode == RetryMode.Idempotent
                         ? failure.Kind != KalErrorKind.Network || !IsTlsFailure(ex)
                         : NeverReachedServer(ex);
@@ -138,6 +138,7 @@ namespace Kalbio.PowerShell.Client
                         continue;
                     }
 
+                    failure = CreateTransportFailure(method, uri, ex, attempts: retry + 1);
                     failure.Attempts = retry + 1;
                     throw failure;
                 }
@@ -328,7 +329,11 @@ namespace Kalbio.PowerShell.Client
                 RetryPolicy.ParseRetryAfter(response));
         }
 
-        private KalApiException CreateTransportFailure(HttpMethod method, Uri uri, Exception ex)
+        /// <summary>
+        /// The failure for an exception from the transport. <paramref name="attempts"/> is given for the final failure,
+        /// whose message then says how many attempts were made.
+        /// </summary>
+        private KalApiException CreateTransportFailure(HttpMethod method, Uri uri, Exception ex, int? attempts)
         {
             string request = $"{method} {Describe(uri)}";
             if (ex is OperationCanceledException)
@@ -351,13 +356,14 @@ namespace Kalbio.PowerShell.Client
                     innerException: ex);
             }
 
-            string what = ex is IOException ? "the connection broke off while reading the response" : "could not reach the server";
-            return new KalApiException(
-                KalErrorKind.Network,
-                method.Method,
-                Describe(uri),
-                $"{request} failed: {what} ({_redactor.Redact(Innermost(ex).Message)}).",
-                innerException: ex);
+            string tries = attempts is int count ? $" after {count} {(count == 1 ? "attempt" : "attempts")}" : string.Empty;
+            string cause = _redactor.Redact(Innermost(ex).Message);
+            string message = ex is IOException
+                ? $"{request} failed: the connection broke off while reading the response{tries} ({cause})."
+                : IsApiOrigin(uri)
+                    ? $"{request} failed: could not reach the server at {_options.BaseUri}{tries} ({cause}); {_options.DescribeBaseUriSource()}."
+                    : $"{request} failed: could not reach the server{tries} ({cause}).";
+            return new KalApiException(KalErrorKind.Network, method.Method, Describe(uri), message, innerException: ex);
         }
 
         private static bool NeverReachedServer(Exception ex)
