@@ -81,6 +81,8 @@ Describe 'Connect-KalApi' {
         $thrown.FullyQualifiedErrorId | Should -Be 'KalAuthenticationFailed,Kalbio.PowerShell.Commands.ConnectKalApiCommand'
         $thrown.CategoryInfo.Category | Should -Be 'AuthenticationError'
         $thrown.Exception.Message | Should -BeLike "*refused the client credentials for client id 'sandbox-client'*"
+        $thrown.ErrorDetails.RecommendedAction | Should -Be 'Check the client id and secret, then run Connect-KalApi again.'
+        "$thrown" | Should -Not -BeLike '*Check the client id*' -Because 'the recommendation is not repeated in the message'
         "$thrown $($thrown.Exception) $($thrown.ErrorDetails)" | Should -Not -BeLike '*wrong-secret-value*'
         Get-KalConnection | Should -BeNullOrEmpty
     }

@@ -88,15 +88,14 @@ namespace Kalbio.PowerShell.Client
                     using (response)
                     {
                         int status = (int)response.StatusCode;
+                        // The status line first: the body (logged under -Debug while it is read) belongs after it.
+                        LogOutcome(log, method, uri, response, stopwatch, retry);
                         if (status >= 200 && status < 300)
                         {
-                            T result = await onSuccess(response, timeout).ConfigureAwait(false);
-                            LogOutcome(log, method, uri, response, stopwatch, retry);
-                            return result;
+                            return await onSuccess(response, timeout).ConfigureAwait(false);
                         }
 
                         KalApiException failure = await CreateFailureAsync(method, uri, response, timeout, log).ConfigureAwait(false);
-                        LogOutcome(log, method, uri, response, stopwatch, retry);
 
                         if (status == 401 && usedToken != null && !tokenRenewed && _tokens != null)
                         {
@@ -277,7 +276,7 @@ namespace Kalbio.PowerShell.Client
 
             if (log.IsDebugEnabled)
             {
-                var text = new StringBuilder("Response headers:");
+                var text = new StringBuilder($"Response {(int)response.StatusCode} {response.ReasonPhrase}; headers:");
                 foreach (KeyValuePair<string, IEnumerable<string>> header in response.Headers.Concat(response.Content?.Headers ?? Enumerable.Empty<KeyValuePair<string, IEnumerable<string>>>()))
                 {
                     text.AppendLine().Append("  ").Append(header.Key).Append(": ").Append(_redactor.RedactHeader(header.Key, string.Join(", ", header.Value)));
