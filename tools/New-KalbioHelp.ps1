@@ -50,10 +50,31 @@ function Split-MarkdownSections([string] $Text, [string] $Marker) {
     return $result
 }
 
+# Get-Help indents paragraphs by up to 8 columns and breaks longer lines wherever the width ends, even mid-word;
+# lines of at most this many characters fit a 120-column console whole.
+$HelpLineWidth = 100
+
 function ConvertTo-Paragraphs([string] $Text) {
-    # Blank-line separated paragraphs; single line breaks inside a paragraph are joined.
+    # Blank-line separated paragraphs; the source's own line breaks are re-wrapped to $HelpLineWidth at spaces.
     if (-not $Text) { return @() }
-    @(($Text -split "(`r?`n){2,}") | Where-Object { $_.Trim() } | ForEach-Object { ($_ -split "`r?`n" | ForEach-Object Trim) -join ' ' })
+    @(($Text -split "(`r?`n){2,}") | Where-Object { $_.Trim() } | ForEach-Object {
+        Format-HelpLines (($_ -split "`r?`n" | ForEach-Object Trim) -join ' ')
+    })
+}
+
+function Format-HelpLines([string] $Paragraph) {
+    $lines = [Collections.Generic.List[string]]::new()
+    $line = ''
+    foreach ($word in $Paragraph -split ' +') {
+        if ($line -and $line.Length + 1 + $word.Length -gt $HelpLineWidth) {
+            $lines.Add($line)
+            $line = $word
+        } else {
+            $line = if ($line) { "$line $word" } else { $word }
+        }
+    }
+    if ($line) { $lines.Add($line) }
+    $lines -join "`n"
 }
 
 function Add-Paragraphs([System.Xml.XmlElement] $Parent, [string] $Text) {
