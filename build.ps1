@@ -123,6 +123,7 @@ function Read-TrxCounts([string] $Path) {
 }
 
 function Invoke-Test {
+    Import-Module (Join-Path $Root 'tools/TestSuites.psm1') -Force
     Invoke-Package
     if (Test-Path $ResultsOut) { Remove-Item -LiteralPath $ResultsOut -Recurse -Force }
     $null = New-Item -ItemType Directory -Path $ResultsOut
@@ -131,8 +132,7 @@ function Invoke-Test {
 
     if (-not $PesterFilter) {
         Write-Host "`n=== xunit ===" -ForegroundColor Cyan
-        & dotnet test $TestProject -c $Configuration --no-build --nologo `
-            --results-directory $ResultsOut --logger 'trx;LogFileName=xunit.trx' --logger 'console;verbosity=normal'
+        Invoke-XunitSuite -Project $TestProject -Configuration $Configuration -ResultsDirectory $ResultsOut | Out-Host
         if ($LASTEXITCODE -ne 0) { $failedSuites.Add('xunit') }
         $trxPath = Join-Path $ResultsOut 'xunit.trx'
         if (Test-Path $trxPath) {
@@ -154,7 +154,7 @@ function Invoke-Test {
         '-SummaryPath', $summaryPath, '-ResultPath', (Join-Path $ResultsOut 'pester.xml'),
         '-PackagePath', (Join-Path $Out 'package'))
     if ($PesterFilter) { $arguments += @('-Filter', $PesterFilter) }
-    & $pwsh[0] @($pwsh | Select-Object -Skip 1) @arguments
+    Invoke-PesterSuiteChild -PwshCommand $pwsh -ArgumentList $arguments | Out-Host
     if ($LASTEXITCODE -ne 0) { $failedSuites.Add('Pester') }
     if (Test-Path $summaryPath) {
         $summary = Get-Content -LiteralPath $summaryPath -Raw | ConvertFrom-Json

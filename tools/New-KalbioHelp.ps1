@@ -54,11 +54,12 @@ function Split-MarkdownSections([string] $Text, [string] $Marker) {
 # lines of at most this many characters fit a 120-column console whole.
 $HelpLineWidth = 100
 
-function ConvertTo-Paragraphs([string] $Text) {
+function ConvertTo-Paragraphs([string] $Text, [switch] $NoWrap) {
     # Blank-line separated paragraphs; the source's own line breaks are re-wrapped to $HelpLineWidth at spaces.
     if (-not $Text) { return @() }
     @(($Text -split "(`r?`n){2,}") | Where-Object { $_.Trim() } | ForEach-Object {
-        Format-HelpLines (($_ -split "`r?`n" | ForEach-Object Trim) -join ' ')
+        $joined = ($_ -split "`r?`n" | ForEach-Object Trim) -join ' '
+        if ($NoWrap) { $joined } else { Format-HelpLines $joined }
     })
 }
 
@@ -77,8 +78,8 @@ function Format-HelpLines([string] $Paragraph) {
     $lines -join "`n"
 }
 
-function Add-Paragraphs([System.Xml.XmlElement] $Parent, [string] $Text) {
-    foreach ($paragraph in ConvertTo-Paragraphs $Text) {
+function Add-Paragraphs([System.Xml.XmlElement] $Parent, [string] $Text, [switch] $NoWrap) {
+    foreach ($paragraph in ConvertTo-Paragraphs $Text -NoWrap:$NoWrap) {
         $para = $Parent.AppendChild($script:xml.CreateElement('maml', 'para', $script:ns.maml))
         $para.InnerText = $paragraph
     }
@@ -125,7 +126,8 @@ foreach ($command in Get-Command -Module $module.Name -CommandType Cmdlet | Sort
     $null = $details.AppendChild((New-Element command noun $command.Noun))
     $synopsis = & $get 'SYNOPSIS'
     if (-not $synopsis) { $problems.Add("$($command.Name): no SYNOPSIS") }
-    Add-Paragraphs ($details.AppendChild((New-Element maml description))) $synopsis
+    # The synopsis is one line (Get-Help's Synopsis property); Help.Tests.ps1 checks that it fits.
+    Add-Paragraphs ($details.AppendChild((New-Element maml description))) $synopsis -NoWrap
     $description = & $get 'DESCRIPTION'
     if (-not $description) { $problems.Add("$($command.Name): no DESCRIPTION") }
     Add-Paragraphs ($node.AppendChild((New-Element maml description))) $description
