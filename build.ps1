@@ -6,7 +6,9 @@
     Build    compiles the solution and assembles the importable module in out/Kalbio and the sandbox in out/sandbox.
     Test     Build, then the xunit tests, then the Pester tests (in a child pwsh that imports out/Kalbio);
              exits non-zero when any test fails.
-    Sandbox  Build, then runs the local Kaleidoscope API emulator in the foreground (Ctrl+C stops it).
+    Sandbox  Build, then runs the local Kaleidoscope API emulator in the foreground (Ctrl+C stops it) and prints the
+             credentials, the seeded file and operation ids and the line to connect with; with -WebhookUrl it sends the
+             demo file's registration_submitted event there once a listener answers. See docs/sandbox.md.
     Demo     Build, then the end-to-end demo (tools/Invoke-Demo.ps1): the sandbox plays Kaleidoscope and
              examples/Invoke-RegistrationWorkflow.ps1 processes one registration event; exits non-zero on any failure.
     Package  Build, then out/package/Kalbio.<version>.nupkg, installable with Install-PSResource from a
@@ -25,6 +27,10 @@ param(
 
     # Port for -Task Sandbox.
     [int] $Port = 5080,
+
+    # For -Task Sandbox: where to send the demo file's registration_submitted event, as soon as a listener there
+    # answers (e.g. http://127.0.0.1:8080/kaleidoscope/events for the README's quick start).
+    [string] $WebhookUrl,
 
     # Runs only the Pester files whose names match (e.g. Connection); xunit is skipped when given.
     [string] $PesterFilter
@@ -172,8 +178,9 @@ function Invoke-Test {
 
 function Invoke-Sandbox {
     Invoke-Build
-    Write-Host "Starting the Kaleidoscope sandbox on 127.0.0.1:$Port (client id 'sandbox-client', secret 'sandbox-secret'); Ctrl+C stops it."
-    Invoke-Native dotnet @((Join-Path $SandboxOut 'Kalbio.Sandbox.dll'), '--port', $Port, '--seed-demo')
+    $arguments = @((Join-Path $SandboxOut 'Kalbio.Sandbox.dll'), '--port', $Port, '--seed-demo', '--guide')
+    if ($WebhookUrl) { $arguments += @('--webhook-url', $WebhookUrl, '--send-demo-event') }
+    Invoke-Native dotnet $arguments
 }
 
 function Invoke-Demo {

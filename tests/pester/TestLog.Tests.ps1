@@ -54,7 +54,7 @@ Describe 'A sample' {
 }
 
 Describe 'The working tree after following the README' {
-    It 'git ignores the folders the README downloads into (<Folder>)' -ForEach @(@{ Folder = 'inbox' }, @{ Folder = 'incoming' }) {
+    It 'git ignores the folders the README downloads into (<Folder>)' -ForEach @(@{ Folder = 'inbox' }, @{ Folder = 'incoming' }, @{ Folder = 'examples/inbox' }) {
         Push-Location -LiteralPath $script:Root
         try { $null = & git check-ignore -q -- "$Folder/compounds-2026-11.csv" } finally { Pop-Location }
         $LASTEXITCODE | Should -Be 0 -Because "./$Folder holds downloaded files, which must never be committed"
