@@ -166,6 +166,15 @@ namespace Kalbio.PowerShell.Client
             cancellation.ThrowIfCancellationRequested();
         }
 
+        /// <summary>How many connections from this address are open now.</summary>
+        internal int OpenConnectionsFrom(IPAddress address)
+        {
+            lock (_gate)
+            {
+                return _perAddress.TryGetValue(address, out int count) ? count : 0;
+            }
+        }
+
         public void Dispose()
         {
             _listener?.Stop();
