@@ -245,24 +245,8 @@ namespace Kalbio.PowerShell.Tests
             }
         }
 
-        private sealed class HostileCase
+        private sealed record HostileCase(string Name, int Status, Func<byte[]> Request, bool HalfClose)
         {
-            public HostileCase(string name, int status, Func<byte[]> request, bool halfClose)
-            {
-                Name = name;
-                Status = status;
-                Request = request;
-                HalfClose = halfClose;
-            }
-
-            public string Name { get; }
-
-            public int Status { get; }
-
-            public Func<byte[]> Request { get; }
-
-            public bool HalfClose { get; }
-
             public int Emits { get; init; }
         }
 
