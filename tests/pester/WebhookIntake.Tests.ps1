@@ -116,7 +116,8 @@ Describe 'Receive-KalWebhookEvent in a console' {
             # No second event is sent: the first must be on screen by itself.
             $line = Wait-ChildLine $child 'first-file'
 
-            $line | Should -Match '^registration_submitted\s+op-1\s+first-file\b'
+            $line | Should -Match '^FileId\s+: first-file$'
+            Wait-ChildLine $child '^Records\s+: 1$' | Out-Null
             $child.Process.HasExited | Should -BeFalse
         } finally {
             Stop-ChildReceiver $child
