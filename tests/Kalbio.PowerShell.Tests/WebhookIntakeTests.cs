@@ -133,7 +133,8 @@ namespace Kalbio.PowerShell.Tests
             using (var receiver = Receiver.Start(_host, $"-Port {_port} -SpoolPath '{Spool}' | ForEach-Object {{ Start-Sleep -Seconds 60 }}"))
             {
                 await receiver.WaitUntilListeningAsync(_port);
-                foreach (string id in new[] { "f-1", "f-2", "f-3" })
+                // f-1 twice: the repeat arrives while the first is still in the spool (the pipeline is busy with it).
+                foreach (string id in new[] { "f-1", "f-2", "f-3", "f-1" })
                 {
                     using HttpResponseMessage answer = await _http.PostAsync(Url, ReceiveWebhookEventTests.Json(WithId(id, "ev-" + id)));
                     Assert.Equal(HttpStatusCode.Accepted, answer.StatusCode);
@@ -222,6 +223,19 @@ namespace Kalbio.PowerShell.Tests
             ErrorRecord error = Assert.Single(errors);
             Assert.Equal("WebhookCertificateWithoutPrivateKey,Kalbio.PowerShell.Commands.ReceiveKalWebhookEventCommand", error.FullyQualifiedErrorId);
             Assert.Equal(ErrorCategory.InvalidArgument, error.CategoryInfo.Category);
+        }
+
+        [Fact]
+        public void Only_a_listener_beyond_this_computer_without_a_certificate_travels_in_clear()
+        {
+            using X509Certificate2 certificate = SelfSigned();
+
+            // Decided from the options alone: the tests bind nothing but loopback.
+            Assert.True(new Client.WebhookListenerOptions { Address = IPAddress.Any }.TravelsInClear);
+            Assert.True(new Client.WebhookListenerOptions { Address = IPAddress.IPv6Any }.TravelsInClear);
+            Assert.False(new Client.WebhookListenerOptions { Address = IPAddress.Any, Certificate = certificate }.TravelsInClear);
+            Assert.False(new Client.WebhookListenerOptions { Address = IPAddress.Loopback }.TravelsInClear);
+            Assert.False(new Client.WebhookListenerOptions { Address = IPAddress.IPv6Loopback }.TravelsInClear);
         }
 
         private static X509Certificate2 SelfSigned()

@@ -52,6 +52,9 @@ namespace Kalbio.PowerShell.Client
 
         /// <summary>Write each accepted event here before answering 202; null: answer only once the pipeline returned from it.</summary>
         public WebhookSpool? Spool { get; set; }
+
+        /// <summary>True when deliveries may come from other computers over plain HTTP, readable on the way.</summary>
+        public bool TravelsInClear => !IPAddress.IsLoopback(Address) && Certificate is null;
     }
 
     /// <summary>

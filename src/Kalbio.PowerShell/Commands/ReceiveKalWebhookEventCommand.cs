@@ -92,7 +92,7 @@ namespace Kalbio.PowerShell.Commands
                 WriteWarning($"Listening on {ListenAddress}, beyond this computer, without -RequiredHeader: anyone who can reach port {Port} can post events. Configure a secret header on the webhook and give it with -RequiredHeader.");
             }
 
-            if (!IPAddress.IsLoopback(ListenAddress) && Certificate is null)
+            if (options.TravelsInClear)
             {
                 WriteWarning($"Listening on {ListenAddress}, beyond this computer, without -Certificate: deliveries (and any secret header) travel in clear. Give -Certificate to serve HTTPS, or put a reverse proxy that terminates TLS in front.");
             }
