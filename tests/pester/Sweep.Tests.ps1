@@ -76,6 +76,17 @@ Describe 'The polling sweep of examples/Invoke-RegistrationWorkflow.ps1' {
         (Get-KalRegistration op-queue -Status validated, failed).FileId | Should -Be 'q2', 'q3'
     }
 
+    It 'Get-KalRegistration -Status completes the six states and refuses another before sending anything' {
+        $completion = TabExpansion2 -inputScript 'Get-KalRegistration op -Status ' -cursorColumn 'Get-KalRegistration op -Status '.Length
+        $completion.CompletionMatches.CompletionText | Sort-Object | Should -Be ('pending', 'validated', 'validation_failed', 'submitted', 'completed', 'failed' | Sort-Object)
+
+        Invoke-Sandbox $script:Sandbox DELETE requests | Out-Null
+        $thrown = { Get-KalRegistration op-queue -Status pending, waiting } | Should -Throw -PassThru
+        $thrown.FullyQualifiedErrorId | Should -Be 'ParameterArgumentValidationError,Kalbio.PowerShell.Commands.GetKalRegistrationCommand'
+        "$thrown" | Should -BeLike '*waiting*'
+        @(Invoke-Sandbox $script:Sandbox GET requests | Where-Object path -Like '/operations/*').Count | Should -Be 0
+    }
+
     It 'with -Once processes every pending registration of each operation like an event, skips the rest, goes on after a failure and exits 1' {
         Add-SandboxFile bad -Content "record_id,name`nr1,Aspirin`n"
         Add-SandboxFile broken
@@ -237,6 +248,40 @@ Describe 'The polling sweep of examples/Invoke-RegistrationWorkflow.ps1' {
         $next = Wait-Workflow (Start-Workflow @{ PollOperationId = 'op-stop'; Once = [switch] $true } -WorkFolder $work)
         $next.ExitCode | Should -Be 0 -Because $next.Errors
         (Get-KalRegistration op-stop stopped).Status | Should -Be 'completed'
+    }
+
+    It 'an event for a registration that is no longer pending is skipped, as the sweep skips it' {
+        Add-SandboxFile dup
+        Register-KalFile -OperationId op-dup -FileId dup -ErrorAction Stop | Out-Null
+        Submit-KalRegistrationResult op-dup dup -Status error -ErrorMessage 'handled elsewhere'
+        $probe = [Net.Sockets.TcpListener]::new([Net.IPAddress]::Loopback, 0)
+        $probe.Start(); $port = $probe.LocalEndpoint.Port; $probe.Stop()
+
+        $listener = Start-Workflow @{ Port = $port; Count = 1; TimeoutSec = 60 }
+        try {
+            Wait-Until { Test-LocalPortListening $port } -Because "the workflow should listen on port $port"
+            (Invoke-Sandbox $script:Sandbox POST webhooks/send @{ operation_id = 'op-dup'; file_id = 'dup'; url = "http://127.0.0.1:$port/" }).status | Should -Be 202
+            $run = Wait-Workflow $listener
+        } finally {
+            if (-not $listener.Process.HasExited) { $listener.Process.Kill($true) }
+        }
+        $run.ExitCode | Should -Be 0 -Because $run.Errors
+        $run.Output | Should -Match 'Skipped file dup in operation op-dup: it is failed, not pending\.'
+        $run.Output | Should -Match 'Done: 0 registrations processed\.'
+        (Get-Submissions op-dup dup).Count | Should -Be 1 -Because 'only the test submitted'
+        @(Invoke-Sandbox $script:Sandbox GET requests | Where-Object path -EQ '/files/dup').Count | Should -Be 0
+    }
+
+    It 'about_Kalbio says how to run it unattended, with parameters the example has' {
+        $text = Get-Help about_Kalbio | Out-String
+        foreach ($topic in 'RUNNING THE PROCESSOR UNATTENDED', '[Service]', 'Register-ScheduledTask', '-SpoolPath', '-Certificate', 'reverse proxy', 'Which mode to pick') {
+            $text | Should -BeLike "*$topic*"
+        }
+        $parameters = (Get-Command $script:Example).Parameters.Keys
+        $execStart = ($text -split '\r?\n' | Where-Object { $_ -match '^\s*ExecStart=' }) -join ' '
+        $used = [regex]::Matches(($execStart -split 'Invoke-RegistrationWorkflow\.ps1', 2)[1], '(?<=\s)-(\w+)').ForEach({ $_.Groups[1].Value })
+        $used | Should -Contain 'PollOperationId'
+        foreach ($name in $used) { $parameters | Should -Contain $name }
     }
 
     It 'refuses -Once or -PollIntervalSec together with the webhook parameters' {
