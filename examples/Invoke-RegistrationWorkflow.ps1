@@ -244,21 +244,30 @@ function Invoke-Registration {
     $lock = Enter-RegistrationLock -OperationId $Item.OperationId -FileId $Item.FileId
     if (-not $lock) { return }
     try {
-        $current = Get-KalRegistration -OperationId $Item.OperationId -FileId $Item.FileId -ErrorAction Stop
+        try {
+            $current = Get-KalRegistration -OperationId $Item.OperationId -FileId $Item.FileId -ErrorAction Stop
+        } catch {
+            # Nothing was done: the registration stays as it is, for the next sweep.
+            $script:failed++
+            Write-Error -ErrorRecord $_ -ErrorAction Continue
+            return
+        }
         if ($current.Status -ne 'pending') {
             Write-Information "Skipped file $($Item.FileId) in operation $($Item.OperationId): it is $($current.Status), not pending."
             return
         }
         $script:processed++
-        Invoke-RegistrationSteps -Item $Item -RecordIds $RecordIds
-    } catch {
-        $script:failed++
-        Write-Error -ErrorRecord $_ -ErrorAction Continue
-        # Leave no registration pending: report the failure unless results were already accepted.
-        $state = Get-KalRegistration -OperationId $Item.OperationId -FileId $Item.FileId -ErrorAction SilentlyContinue
-        if ($state -and $state.Status -notin 'completed', 'failed') {
-            Submit-KalRegistrationResult -OperationId $Item.OperationId -FileId $Item.FileId -Status error `
-                -ErrorMessage "Processing failed: $($_.Exception.Message)" -ErrorAction SilentlyContinue
+        try {
+            Invoke-RegistrationSteps -Item $Item -RecordIds $RecordIds
+        } catch {
+            $script:failed++
+            Write-Error -ErrorRecord $_ -ErrorAction Continue
+            # Leave no registration pending: report the failure unless results were already accepted.
+            $state = Get-KalRegistration -OperationId $Item.OperationId -FileId $Item.FileId -ErrorAction SilentlyContinue
+            if ($state -and $state.Status -notin 'completed', 'failed') {
+                Submit-KalRegistrationResult -OperationId $Item.OperationId -FileId $Item.FileId -Status error `
+                    -ErrorMessage "Processing failed: $($_.Exception.Message)" -ErrorAction SilentlyContinue
+            }
         }
     } finally {
         Use-LockFolderGate { $lock.Dispose() }

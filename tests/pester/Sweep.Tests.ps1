@@ -272,6 +272,33 @@ Describe 'The polling sweep of examples/Invoke-RegistrationWorkflow.ps1' {
         @(Invoke-Sandbox $script:Sandbox GET requests | Where-Object path -EQ '/files/dup').Count | Should -Be 0
     }
 
+    It 'a registration whose state cannot be read is left pending for the next sweep, and the exit code is 1' {
+        Add-SandboxFile unread
+        Register-KalFile -OperationId op-unread -FileId unread -ErrorAction Stop | Out-Null
+        $probe = [Net.Sockets.TcpListener]::new([Net.IPAddress]::Loopback, 0)
+        $probe.Start(); $port = $probe.LocalEndpoint.Port; $probe.Stop()
+        # The event path reads the registration first; every attempt (the first and 3 retries) is refused.
+        Invoke-Sandbox $script:Sandbox POST faults @{ method = 'GET'; path_prefix = '/operations/op-unread/registrations'; status = 500; times = 4 } | Out-Null
+
+        $listener = Start-Workflow @{ Port = $port; Count = 1; TimeoutSec = 60 }
+        try {
+            Wait-Until { Test-LocalPortListening $port } -Because "the workflow should listen on port $port"
+            (Invoke-Sandbox $script:Sandbox POST webhooks/send @{ operation_id = 'op-unread'; file_id = 'unread'; url = "http://127.0.0.1:$port/" }).status | Should -Be 202
+            $run = Wait-Workflow $listener
+        } finally {
+            if (-not $listener.Process.HasExited) { $listener.Process.Kill($true) }
+        }
+        $run.ExitCode | Should -Be 1
+        $run.Errors | Should -Match '1 failure \(0 registrations processed\)'
+        (Get-KalRegistration op-unread unread).Status | Should -Be 'pending'
+        (Get-Submissions op-unread unread).Count | Should -Be 0
+        @(Invoke-Sandbox $script:Sandbox GET requests | Where-Object path -EQ '/files/unread').Count | Should -Be 0
+
+        $sweep = Wait-Workflow (Start-Workflow @{ PollOperationId = 'op-unread'; Once = [switch] $true })
+        $sweep.ExitCode | Should -Be 0 -Because $sweep.Errors
+        (Get-KalRegistration op-unread unread).Status | Should -Be 'completed'
+    }
+
     It 'about_Kalbio says how to run it unattended, with parameters the example has' {
         $text = Get-Help about_Kalbio | Out-String
         foreach ($topic in 'RUNNING THE PROCESSOR UNATTENDED', '[Service]', 'Register-ScheduledTask', '-SpoolPath', '-Certificate', 'reverse proxy', 'Which mode to pick') {
