@@ -45,6 +45,32 @@ BeforeAll {
         }
     }
 
+    # Registers a file whose download the sandbox holds back for a minute, so a processor holds its lock meanwhile.
+    function Add-SlowRegistration([string] $OperationId, [string] $FileId) {
+        Add-SandboxFile $FileId
+        Register-KalFile -OperationId $OperationId -FileId $FileId -ErrorAction Stop | Out-Null
+        Invoke-Sandbox $script:Sandbox POST faults @{ path_prefix = "/files/$FileId"; delay_ms = 60000 } | Out-Null
+    }
+
+    function Wait-Downloading([string] $FileId, [string] $WorkFolder) {
+        Wait-Until { Invoke-Sandbox $script:Sandbox GET requests | Where-Object path -EQ "/files/$FileId" } -Because 'the processor should be downloading'
+        @(Get-ChildItem -LiteralPath (Join-Path $WorkFolder '.locks') -Filter *.lock).Count | Should -Be 1 -Because 'it holds the lock while it works'
+    }
+
+    # Starts the example in webhook mode for one event, has the sandbox deliver that event, and waits for the exit.
+    function Invoke-WorkflowEvent([string] $OperationId, [string] $FileId) {
+        $probe = [Net.Sockets.TcpListener]::new([Net.IPAddress]::Loopback, 0)
+        $probe.Start(); $port = $probe.LocalEndpoint.Port; $probe.Stop()
+        $listener = Start-Workflow @{ Port = $port; Count = 1; TimeoutSec = 60 }
+        try {
+            Wait-Until { Test-LocalPortListening $port } -Because "the workflow should listen on port $port"
+            (Invoke-Sandbox $script:Sandbox POST webhooks/send @{ operation_id = $OperationId; file_id = $FileId; url = "http://127.0.0.1:$port/" }).status | Should -Be 202
+            Wait-Workflow $listener
+        } finally {
+            if (-not $listener.Process.HasExited) { $listener.Process.Kill($true) }
+        }
+    }
+
     function Get-Submissions([string] $OperationId, [string] $FileId) {
         @(Invoke-Sandbox $script:Sandbox GET submissions | Where-Object { $_.operation_id -eq $OperationId -and $_.file_id -eq $FileId })
     }
@@ -192,15 +218,12 @@ Describe 'The polling sweep of examples/Invoke-RegistrationWorkflow.ps1' {
     }
 
     It 'a processor killed with kill -9 while it holds a registration leaves no lock that stops the next sweep' {
-        Add-SandboxFile slow
-        Register-KalFile -OperationId op-kill -FileId slow -ErrorAction Stop | Out-Null
-        Invoke-Sandbox $script:Sandbox POST faults @{ path_prefix = '/files/slow'; delay_ms = 60000 } | Out-Null
+        Add-SlowRegistration op-kill slow
         $work = Join-Path $TestDrive 'kill-work'
 
         $victim = Start-Workflow @{ PollOperationId = 'op-kill'; Once = [switch] $true } -WorkFolder $work
         try {
-            Wait-Until { Invoke-Sandbox $script:Sandbox GET requests | Where-Object path -EQ '/files/slow' } -Because 'the processor should be downloading'
-            @(Get-ChildItem -LiteralPath (Join-Path $work '.locks') -Filter *.lock).Count | Should -Be 1 -Because 'it holds the lock while it works'
+            Wait-Downloading slow $work
             & kill -9 $victim.Process.Id
             $victim.Process.WaitForExit()
         } finally {
@@ -216,9 +239,7 @@ Describe 'The polling sweep of examples/Invoke-RegistrationWorkflow.ps1' {
     }
 
     It 'a sweep stopped with Ctrl+C (PowerShell.Stop) while it holds a registration releases its lock' {
-        Add-SandboxFile stopped
-        Register-KalFile -OperationId op-stop -FileId stopped -ErrorAction Stop | Out-Null
-        Invoke-Sandbox $script:Sandbox POST faults @{ path_prefix = '/files/stopped'; delay_ms = 60000 } | Out-Null
+        Add-SlowRegistration op-stop stopped
         $work = Join-Path $TestDrive 'stop-work'
 
         $savedPath = $env:PSModulePath
@@ -233,8 +254,7 @@ Describe 'The polling sweep of examples/Invoke-RegistrationWorkflow.ps1' {
                     WorkFolder = $work; PollOperationId = 'op-stop'; Once = $true
                 })
             $async = $shell.BeginInvoke()
-            Wait-Until { Invoke-Sandbox $script:Sandbox GET requests | Where-Object path -EQ '/files/stopped' } -Because 'the sweep should be downloading'
-            @(Get-ChildItem -LiteralPath (Join-Path $work '.locks') -Filter *.lock).Count | Should -Be 1 -Because 'it holds the lock while it works'
+            Wait-Downloading stopped $work
             $shell.Stop()
             $thrown = { $shell.EndInvoke($async) } | Should -Throw -PassThru
             $thrown.Exception.InnerException | Should -BeOfType ([Management.Automation.PipelineStoppedException])
@@ -254,17 +274,8 @@ Describe 'The polling sweep of examples/Invoke-RegistrationWorkflow.ps1' {
         Add-SandboxFile dup
         Register-KalFile -OperationId op-dup -FileId dup -ErrorAction Stop | Out-Null
         Submit-KalRegistrationResult op-dup dup -Status error -ErrorMessage 'handled elsewhere'
-        $probe = [Net.Sockets.TcpListener]::new([Net.IPAddress]::Loopback, 0)
-        $probe.Start(); $port = $probe.LocalEndpoint.Port; $probe.Stop()
 
-        $listener = Start-Workflow @{ Port = $port; Count = 1; TimeoutSec = 60 }
-        try {
-            Wait-Until { Test-LocalPortListening $port } -Because "the workflow should listen on port $port"
-            (Invoke-Sandbox $script:Sandbox POST webhooks/send @{ operation_id = 'op-dup'; file_id = 'dup'; url = "http://127.0.0.1:$port/" }).status | Should -Be 202
-            $run = Wait-Workflow $listener
-        } finally {
-            if (-not $listener.Process.HasExited) { $listener.Process.Kill($true) }
-        }
+        $run = Invoke-WorkflowEvent op-dup dup
         $run.ExitCode | Should -Be 0 -Because $run.Errors
         $run.Output | Should -Match 'Skipped file dup in operation op-dup: it is failed, not pending\.'
         $run.Output | Should -Match 'Done: 0 registrations processed\.'
@@ -275,19 +286,10 @@ Describe 'The polling sweep of examples/Invoke-RegistrationWorkflow.ps1' {
     It 'a registration whose state cannot be read is left pending for the next sweep, and the exit code is 1' {
         Add-SandboxFile unread
         Register-KalFile -OperationId op-unread -FileId unread -ErrorAction Stop | Out-Null
-        $probe = [Net.Sockets.TcpListener]::new([Net.IPAddress]::Loopback, 0)
-        $probe.Start(); $port = $probe.LocalEndpoint.Port; $probe.Stop()
         # The event path reads the registration first; every attempt (the first and 3 retries) is refused.
         Invoke-Sandbox $script:Sandbox POST faults @{ method = 'GET'; path_prefix = '/operations/op-unread/registrations'; status = 500; times = 4 } | Out-Null
 
-        $listener = Start-Workflow @{ Port = $port; Count = 1; TimeoutSec = 60 }
-        try {
-            Wait-Until { Test-LocalPortListening $port } -Because "the workflow should listen on port $port"
-            (Invoke-Sandbox $script:Sandbox POST webhooks/send @{ operation_id = 'op-unread'; file_id = 'unread'; url = "http://127.0.0.1:$port/" }).status | Should -Be 202
-            $run = Wait-Workflow $listener
-        } finally {
-            if (-not $listener.Process.HasExited) { $listener.Process.Kill($true) }
-        }
+        $run = Invoke-WorkflowEvent op-unread unread
         $run.ExitCode | Should -Be 1
         $run.Errors | Should -Match '1 failure \(0 registrations processed\)'
         (Get-KalRegistration op-unread unread).Status | Should -Be 'pending'
