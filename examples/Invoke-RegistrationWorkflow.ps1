@@ -25,8 +25,8 @@
     registration is left pending, and the next registration is processed. The script ends with an error (exit code
     1 under pwsh -File) when any registration failed.
 
-    One processor never processes a registration twice at once: processors that share a -WorkFolder hold a lock
-    file per registration (in its .locks folder) while they process it, skip a registration whose lock another
+    One processor never processes a registration twice at once: processors on one machine that share a -WorkFolder
+    hold a lock file per registration (in its .locks folder) while they process it, skip a registration whose lock another
     holds, and check the status again once they hold the lock. The operating system releases the lock when a
     processor ends, even when it is killed.
 
