@@ -1,5 +1,3 @@
-#Requires -Version 7.4
-#Requires -Modules Kalbio
 <#
 .SYNOPSIS
     Processes Kaleidoscope registrations: matches each submitted compound against a local registry and reports a
@@ -23,12 +21,12 @@
       7. writes the registration as Kaleidoscope then holds it.
     A file that fails validation, or any step that fails, is reported to Kaleidoscope as an error result, so no
     registration is left pending, and the next registration is processed. The script ends with an error (exit code
-    1 under pwsh -File) when any registration failed.
+    1 under pwsh) when any registration failed.
 
-    One processor never processes a registration twice at once: processors on one machine that share a -WorkFolder
-    hold a lock file per registration (in its .locks folder) while they process it, skip a registration whose lock another
-    holds, and check the status again once they hold the lock. The operating system releases the lock when a
-    processor ends, even when it is killed.
+    One processor never processes a registration twice at once: processors on one machine that share a
+    -WorkFolder hold a lock file per registration (in its .locks folder) while they process it, skip a registration
+    whose lock another holds, and check the status again once they hold the lock. The operating system releases
+    the lock when a processor ends, even when it is killed.
 
     Credentials come from -Credential (the client id as user name, the client secret as password) or, without it,
     from the KALEIDOSCOPE_API_CLIENT_ID and KALEIDOSCOPE_API_CLIENT_SECRET environment variables.
@@ -84,6 +82,9 @@
 .OUTPUTS
     Kalbio.PowerShell.Model.RegistrationFile, one per registration processed.
 #>
+#Requires -Version 7.4
+#Requires -Modules Kalbio
+
 [CmdletBinding(DefaultParameterSetName = 'Webhook')]
 [OutputType('Kalbio.PowerShell.Model.RegistrationFile')]
 param(

@@ -313,6 +313,16 @@ Describe 'The polling sweep of examples/Invoke-RegistrationWorkflow.ps1' {
         foreach ($name in $used) { $parameters | Should -Contain $name }
     }
 
+    It 'Get-Help of the example describes every parameter and shows the sweep' {
+        $help = Get-Help $script:Example -Full
+        $help.Synopsis | Should -BeLike 'Processes Kaleidoscope registrations*'
+        $common = [Management.Automation.PSCmdlet]::CommonParameters
+        foreach ($name in (Get-Command $script:Example).Parameters.Keys | Where-Object { $_ -notin $common }) {
+            (Get-Help $script:Example -Parameter $name).Description.Text | Should -Not -BeNullOrEmpty -Because "-$name needs help"
+        }
+        ($help.Examples.Example.Code -join "`n") | Should -BeLike '*-PollOperationId $operationId -Once*'
+    }
+
     It 'refuses -Once or -PollIntervalSec together with the webhook parameters' {
         $registry = Join-Path $script:Root 'examples/registry.csv'
         { & $script:Example -RegistryPath $registry -Port 8080 -Once } | Should -Throw -ErrorId 'AmbiguousParameterSet,Invoke-RegistrationWorkflow.ps1'
