@@ -1,21 +1,32 @@
-#Requires -Version 7.4
-#Requires -Modules Kalbio
 <#
 .SYNOPSIS
-    Processes Kaleidoscope registration events: matches each submitted compound against a local registry and
-    reports a result per record.
+    Processes Kaleidoscope registrations: matches each submitted compound against a local registry and reports a
+    result per record.
 .DESCRIPTION
-    Listens for registration_submitted webhook events. For each event it:
-      1. downloads the file (Get-KalFile),
-      2. checks it: a record_id and a match column in every row, and the same record ids as the event,
-      3. pushes the intermediate status: validated, or validation_failed with the reason,
-      4. matches each row against the registry CSV by the match column (exact, case-sensitive, as SMILES are),
-      5. submits one result per record: matched, with the registry's id and name as key fields, or not_found
+    Works in one of two ways:
+      - Webhook (the default): listens for registration_submitted webhook events and processes each one's
+        registration as it arrives. Kaleidoscope must be able to reach the listening port.
+      - Sweep (-PollOperationId): every -PollIntervalSec seconds, lists the pending registrations of the given
+        operations (Get-KalRegistration -Status pending) and processes each. Needs no inbound port, and picks up
+        registrations whose event was missed. -Once makes one sweep and exits (for a scheduled task or cron).
+    Both ways process a registration with the same steps. For each it:
+      1. takes the registration's lock and checks it is still pending (anything else is skipped),
+      2. downloads the file (Get-KalFile),
+      3. checks it: a record_id and a match column in every row, and, for an event, the same record ids as the
+         event (a sweep takes the record ids from the file itself),
+      4. pushes the intermediate status: validated, or validation_failed with the reason,
+      5. matches each row against the registry CSV by the match column (exact, case-sensitive, as SMILES are),
+      6. submits one result per record: matched, with the registry's id and name as key fields, or not_found
          with the reason,
-      6. writes the registration as Kaleidoscope then holds it.
+      7. writes the registration as Kaleidoscope then holds it.
     A file that fails validation, or any step that fails, is reported to Kaleidoscope as an error result, so no
-    registration is left pending. The script ends with an error (exit code 1 under pwsh -File) when any event
-    failed.
+    registration is left pending, and the next registration is processed. The script ends with an error (exit code
+    1 under pwsh) when any registration failed.
+
+    One processor never processes a registration twice at once: processors on one machine that share a
+    -WorkFolder hold a lock file per registration (in its .locks folder) while they process it, skip a registration
+    whose lock another holds, and check the status again once they hold the lock. The operating system releases
+    the lock when a processor ends, even when it is killed.
 
     Credentials come from -Credential (the client id as user name, the client secret as password) or, without it,
     from the KALEIDOSCOPE_API_CLIENT_ID and KALEIDOSCOPE_API_CLIENT_SECRET environment variables.
@@ -41,8 +52,15 @@
     Stop after this many events. 0 (the default) processes events until Ctrl+C.
 .PARAMETER TimeoutSec
     Stop listening after this many seconds (with -Count, receiving fewer events is an error). 0: no limit.
+.PARAMETER PollOperationId
+    Sweep these operations for pending registrations instead of listening for events.
+.PARAMETER PollIntervalSec
+    Seconds between the end of one sweep and the start of the next (60 by default).
+.PARAMETER Once
+    Make one sweep and exit: for a scheduled task, a cron job or a systemd timer.
 .PARAMETER WorkFolder
-    Where the files are downloaded (kept for audit).
+    Where the files are downloaded (kept for audit), and where the locks are held (WorkFolder/.locks). Processors
+    that must never process the same registration at once share this folder.
 .EXAMPLE
     $secret = Read-Host -AsSecureString 'Webhook secret'
     ./Invoke-RegistrationWorkflow.ps1 -RegistryPath ./registry.csv -Port 8080 -Path /kaleidoscope/events -RequiredHeader @{ 'X-Webhook-Secret' = $secret } -InformationAction Continue
@@ -52,23 +70,50 @@
     ./Invoke-RegistrationWorkflow.ps1 -RegistryPath ./registry.csv -Port 8080 -Count 1 -TimeoutSec 600 | Format-List
 
     Processes one event, waiting at most ten minutes for it, and shows the registration afterwards.
+.EXAMPLE
+    ./Invoke-RegistrationWorkflow.ps1 -RegistryPath ./registry.csv -PollOperationId $operationId -Once -InformationAction Continue
+
+    Processes every pending registration of the operation once, with no inbound port, and exits; exit code 1 when
+    any of them failed.
+.EXAMPLE
+    ./Invoke-RegistrationWorkflow.ps1 -RegistryPath ./registry.csv -PollOperationId $op1, $op2 -PollIntervalSec 300
+
+    Sweeps both operations every five minutes until Ctrl+C.
 .OUTPUTS
-    Kalbio.PowerShell.Model.RegistrationFile, one per event processed.
+    Kalbio.PowerShell.Model.RegistrationFile, one per registration processed.
 #>
-[CmdletBinding()]
+#Requires -Version 7.4
+#Requires -Modules Kalbio
+
+[CmdletBinding(DefaultParameterSetName = 'Webhook')]
 [OutputType('Kalbio.PowerShell.Model.RegistrationFile')]
 param(
     [Parameter(Mandatory)]
     [string] $RegistryPath,
 
+    [Parameter(ParameterSetName = 'Webhook')]
     [ValidateRange(1, 65535)]
     [int] $Port = 8080,
 
+    [Parameter(ParameterSetName = 'Webhook')]
     [string] $Path,
 
+    [Parameter(ParameterSetName = 'Webhook')]
     [hashtable] $RequiredHeader,
 
+    [Parameter(ParameterSetName = 'Webhook')]
     [ipaddress] $ListenAddress = [ipaddress]::Loopback,
+
+    [Parameter(ParameterSetName = 'Sweep', Mandatory)]
+    [ValidateNotNullOrEmpty()]
+    [string[]] $PollOperationId,
+
+    [Parameter(ParameterSetName = 'Sweep')]
+    [ValidateRange(1, 86400)]
+    [int] $PollIntervalSec = 60,
+
+    [Parameter(ParameterSetName = 'Sweep')]
+    [switch] $Once,
 
     [string] $BaseUri,
 
@@ -77,9 +122,11 @@ param(
     [ValidateNotNullOrEmpty()]
     [string] $MatchColumn = 'smiles',
 
+    [Parameter(ParameterSetName = 'Webhook')]
     [ValidateRange(0, [int]::MaxValue)]
     [int] $Count = 0,
 
+    [Parameter(ParameterSetName = 'Webhook')]
     [ValidateRange(0, [int]::MaxValue)]
     [int] $TimeoutSec = 0,
 
@@ -120,19 +167,21 @@ function Test-RegistrationFile {
     }
 }
 
-function Invoke-RegistrationEvent {
-    param([Parameter(Mandatory)] $RegistrationEvent)
-    $registration = @{ OperationId = $RegistrationEvent.OperationId; FileId = $RegistrationEvent.FileId; ErrorAction = 'Stop' }
+function Invoke-RegistrationSteps {
+    # Item is a webhook event or a registration file: Get-KalFile binds its FileId (and an event's FileName,
+    # ActivityId and file_url). RecordIds are the event's; none for a registration file.
+    param([Parameter(Mandatory)] $Item, [string[]] $RecordIds = @())
+    $registration = @{ OperationId = $Item.OperationId; FileId = $Item.FileId; ErrorAction = 'Stop' }
 
-    $file = $RegistrationEvent | Get-KalFile -Destination $WorkFolder -ErrorAction Stop
+    $file = $Item | Get-KalFile -Destination $WorkFolder -ErrorAction Stop
     Write-Information "Downloaded $($file.Name) ($($file.Length) bytes)."
     $rows = @(Import-Csv -LiteralPath $file.FullName)
 
-    $problem = Test-RegistrationFile -Rows $rows -ExpectedRecordIds $RegistrationEvent.RecordIds
+    $problem = Test-RegistrationFile -Rows $rows -ExpectedRecordIds $RecordIds
     if ($problem) {
         Set-KalRegistrationStatus @registration -Status validation_failed -Message "Validation failed: $problem."
         Submit-KalRegistrationResult @registration -Status error -ErrorMessage "Validation failed: $problem."
-        throw "File $($RegistrationEvent.FileId) failed validation: $problem."
+        throw "File $($Item.FileId) failed validation: $problem."
     }
     Set-KalRegistrationStatus @registration -Status validated -Message "$($rows.Count) records checked."
     Write-Information "Validated $($rows.Count) records."
@@ -148,42 +197,123 @@ function Invoke-RegistrationEvent {
     $matched = @($results | Where-Object Status -EQ 'matched').Count
     $summary = "$matched of $($rows.Count) records matched the registry."
     $submit = @{ Status = 'success'; Message = $summary; KeyFieldName = 'id', 'name' }
-    if ($RegistrationEvent.RecordIds.Count -gt 0) { $submit.ExpectedRecordId = $RegistrationEvent.RecordIds }
+    if ($RecordIds.Count -gt 0) { $submit.ExpectedRecordId = $RecordIds }
     $results | Submit-KalRegistrationResult @registration @submit
     Write-Information "Submitted $($rows.Count) results: $matched matched, $($rows.Count - $matched) not found."
 
     Get-KalRegistration @registration
 }
 
-$listen = @{ Port = $Port; ListenAddress = $ListenAddress; ErrorAction = 'Stop' }
-if ($Path) { $listen.Path = $Path }
-if ($RequiredHeader) { $listen.RequiredHeader = $RequiredHeader }
-if ($Count -gt 0) { $listen.Count = $Count }
-if ($TimeoutSec -gt 0) { $listen.TimeoutSec = $TimeoutSec }
+function Use-LockFolderGate {
+    # Runs Action while holding the lock folder's gate. Lock files are created and deleted only under the gate, so
+    # no processor can be left holding a lock on a file another has just deleted (and so not lock it at all).
+    param([Parameter(Mandatory)] [scriptblock] $Action)
+    $deadline = [DateTime]::UtcNow.AddSeconds(30)
+    while ($true) {
+        try {
+            $gate = [IO.FileStream]::new((Join-Path $lockFolder '.gate'), [IO.FileMode]::OpenOrCreate, [IO.FileAccess]::ReadWrite, [IO.FileShare]::None)
+            break
+        } catch [IO.IOException] {
+            if ([DateTime]::UtcNow -gt $deadline) { throw "The lock folder $lockFolder stayed busy for 30 s: $($_.Exception.Message)" }
+            Start-Sleep -Milliseconds 10
+        }
+    }
+    try { & $Action } finally { $gate.Dispose() }
+}
 
-$null = New-Item -ItemType Directory -Path $WorkFolder -Force
-$processed = 0
-$failed = 0
-Write-Information "Listening for registration events on $($ListenAddress):$Port$Path."
-Receive-KalWebhookEvent @listen | ForEach-Object {
-    $processed++
-    $registrationEvent = $_
-    Write-Information "Event $($registrationEvent.EventType): file $($registrationEvent.FileName) ($($registrationEvent.FileId)) in operation $($registrationEvent.OperationId), $($registrationEvent.RecordIds.Count) records."
-    try {
-        Invoke-RegistrationEvent -RegistrationEvent $registrationEvent
-    } catch {
-        $failed++
-        Write-Error -ErrorRecord $_ -ErrorAction Continue
-        # Leave no registration pending: report the failure unless results were already accepted.
-        $state = Get-KalRegistration -OperationId $registrationEvent.OperationId -FileId $registrationEvent.FileId -ErrorAction SilentlyContinue
-        if ($state -and $state.Status -notin 'completed', 'failed') {
-            Submit-KalRegistrationResult -OperationId $registrationEvent.OperationId -FileId $registrationEvent.FileId -Status error `
-                -ErrorMessage "Processing failed: $($_.Exception.Message)" -ErrorAction SilentlyContinue
+function Enter-RegistrationLock {
+    # Returns the registration's lock, or nothing when another processor holds it. The lock is an open, unshared
+    # file (an flock on Linux and macOS, a share lock on Windows): the OS releases it when the process ends, even
+    # when it is killed. A lock file left by a killed processor is simply taken over.
+    param([string] $OperationId, [string] $FileId)
+    $hash = [Security.Cryptography.SHA256]::HashData([Text.Encoding]::UTF8.GetBytes("$OperationId`n$FileId"))
+    $lockPath = Join-Path $lockFolder ([Convert]::ToHexString($hash).Substring(0, 32) + '.lock')
+    Use-LockFolderGate {
+        try {
+            [IO.FileStream]::new($lockPath, [IO.FileMode]::OpenOrCreate, [IO.FileAccess]::ReadWrite, [IO.FileShare]::None, 1, [IO.FileOptions]::DeleteOnClose)
+        } catch [IO.IOException] {
+            if ($_.Exception.GetType() -ne [IO.IOException]) { throw }
+            Write-Information "Skipped file $FileId in operation ${OperationId}: another processor holds its lock ($($_.Exception.Message))."
         }
     }
 }
 
-if ($failed -gt 0) {
-    throw "$failed of $processed registration events failed; see the errors above."
+function Invoke-Registration {
+    # The one way a registration is processed, from an event or a sweep: under its lock, only while it is pending,
+    # and a failure is reported to Kaleidoscope and counted, never stopping the registrations after it.
+    param([Parameter(Mandatory)] $Item, [string[]] $RecordIds = @())
+    $lock = Enter-RegistrationLock -OperationId $Item.OperationId -FileId $Item.FileId
+    if (-not $lock) { return }
+    try {
+        try {
+            $current = Get-KalRegistration -OperationId $Item.OperationId -FileId $Item.FileId -ErrorAction Stop
+        } catch {
+            # Nothing was done: the registration stays as it is, for the next sweep.
+            $script:failed++
+            Write-Error -ErrorRecord $_ -ErrorAction Continue
+            return
+        }
+        if ($current.Status -ne 'pending') {
+            Write-Information "Skipped file $($Item.FileId) in operation $($Item.OperationId): it is $($current.Status), not pending."
+            return
+        }
+        $script:processed++
+        try {
+            Invoke-RegistrationSteps -Item $Item -RecordIds $RecordIds
+        } catch {
+            $script:failed++
+            Write-Error -ErrorRecord $_ -ErrorAction Continue
+            # Leave no registration pending: report the failure unless results were already accepted.
+            $state = Get-KalRegistration -OperationId $Item.OperationId -FileId $Item.FileId -ErrorAction SilentlyContinue
+            if ($state -and $state.Status -notin 'completed', 'failed') {
+                Submit-KalRegistrationResult -OperationId $Item.OperationId -FileId $Item.FileId -Status error `
+                    -ErrorMessage "Processing failed: $($_.Exception.Message)" -ErrorAction SilentlyContinue
+            }
+        }
+    } finally {
+        Use-LockFolderGate { $lock.Dispose() }
+    }
 }
-Write-Information "Done: $processed registration $(if ($processed -eq 1) { 'event' } else { 'events' }) processed."
+
+$lockFolder = Join-Path $WorkFolder '.locks'
+$null = New-Item -ItemType Directory -Path $lockFolder -Force
+$processed = 0
+$failed = 0
+
+if ($PSCmdlet.ParameterSetName -eq 'Sweep') {
+    while ($true) {
+        foreach ($operationId in $PollOperationId) {
+            try {
+                $pending = @(Get-KalRegistration -OperationId $operationId -Status pending -ErrorAction Stop)
+            } catch {
+                $failed++
+                Write-Error -ErrorRecord $_ -ErrorAction Continue
+                continue
+            }
+            Write-Information "Sweep of operation ${operationId}: $($pending.Count) pending $(if ($pending.Count -eq 1) { 'registration' } else { 'registrations' })."
+            foreach ($registration in $pending) {
+                Invoke-Registration -Item $registration
+            }
+        }
+        if ($Once) { break }
+        Start-Sleep -Seconds $PollIntervalSec
+    }
+} else {
+    $listen = @{ Port = $Port; ListenAddress = $ListenAddress; ErrorAction = 'Stop' }
+    if ($Path) { $listen.Path = $Path }
+    if ($RequiredHeader) { $listen.RequiredHeader = $RequiredHeader }
+    if ($Count -gt 0) { $listen.Count = $Count }
+    if ($TimeoutSec -gt 0) { $listen.TimeoutSec = $TimeoutSec }
+
+    Write-Information "Listening for registration events on $($ListenAddress):$Port$Path."
+    Receive-KalWebhookEvent @listen | ForEach-Object {
+        $registrationEvent = $_
+        Write-Information "Event $($registrationEvent.EventType): file $($registrationEvent.FileName) ($($registrationEvent.FileId)) in operation $($registrationEvent.OperationId), $($registrationEvent.RecordIds.Count) records."
+        Invoke-Registration -Item $registrationEvent -RecordIds $registrationEvent.RecordIds
+    }
+}
+
+if ($failed -gt 0) {
+    throw "$failed $(if ($failed -eq 1) { 'failure' } else { 'failures' }) ($processed $(if ($processed -eq 1) { 'registration' } else { 'registrations' }) processed); see the errors above."
+}
+Write-Information "Done: $processed $(if ($processed -eq 1) { 'registration' } else { 'registrations' }) processed."

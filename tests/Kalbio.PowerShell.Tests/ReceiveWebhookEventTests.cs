@@ -266,12 +266,12 @@ namespace Kalbio.PowerShell.Tests
             AssertPortIsFree(_port);
         }
 
-        private static string Event(string fileId) =>
+        internal static string Event(string fileId) =>
             $"{{\"event_type\":\"registration_submitted\",\"data\":{{\"operation_id\":\"op-1\",\"file_id\":\"{fileId}\",\"record_ids\":[\"r1\"]}}}}";
 
-        private static StringContent Json(string text) => new StringContent(text, Encoding.UTF8, "application/json");
+        internal static StringContent Json(string text) => new StringContent(text, Encoding.UTF8, "application/json");
 
-        private static int FreePort()
+        internal static int FreePort()
         {
             var probe = new TcpListener(IPAddress.Loopback, 0);
             probe.Start();
@@ -288,7 +288,7 @@ namespace Kalbio.PowerShell.Tests
         }
 
         /// <summary>Receive-KalWebhookEvent running asynchronously in the hosted runspace.</summary>
-        private sealed class Receiver : IDisposable
+        internal sealed class Receiver : IDisposable
         {
             private readonly System.Management.Automation.PowerShell _shell;
             private readonly IAsyncResult _handle;
@@ -307,6 +307,8 @@ namespace Kalbio.PowerShell.Tests
 
             // Copies (CopyTo), never enumerates: enumerating a stream of a running pipeline may wait for it to end.
             public List<string> Warnings => Copy(_shell.Streams.Warning).Select(w => w.Message).ToList();
+
+            public List<string> Information => Copy(_shell.Streams.Information).Select(i => i.MessageData.ToString()!).ToList();
 
             public static Receiver Start(HostedPowerShell host, string parameters)
             {

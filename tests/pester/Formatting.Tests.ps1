@@ -20,7 +20,11 @@ Describe 'Output types' {
     It '<TypeName> has a default table view' -ForEach $script:KalbioOutputTypes {
         $views = @(Get-FormatData -TypeName $TypeName -PowerShellVersion $PSVersionTable.PSVersion).FormatViewDefinition
         $views.Count | Should -BeGreaterThan 0
-        $views[0].Control | Should -BeOfType ([System.Management.Automation.TableControl])
+        # Except a webhook event: Receive-KalWebhookEvent streams them, and a table would be held back until a second
+        # one arrives, so its default is a list; Format-Table still finds its table view.
+        $default = if ($TypeName -eq 'Kalbio.PowerShell.Model.RegistrationEvent') { [System.Management.Automation.ListControl] } else { [System.Management.Automation.TableControl] }
+        $views[0].Control | Should -BeOfType $default
+        @($views.Control | Where-Object { $_ -is [System.Management.Automation.TableControl] }) | Should -HaveCount 1
     }
 
     It 'completes the properties of pipeline results from the declared output type' {

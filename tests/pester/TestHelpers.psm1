@@ -117,4 +117,24 @@ function Test-LocalPortListening {
     }
 }
 
-Export-ModuleMember -Function Test-LocalPortListening, Invoke-ChildPwsh, Import-KalbioUnderTest, Start-TestSandbox, Stop-TestSandbox, Invoke-Sandbox, New-TestSecret, Connect-TestSandbox
+<#
+.SYNOPSIS
+    Runs a command in a fresh pwsh (this same PowerShell) without waiting for it; its output is read in the
+    background (so it never blocks on a full pipe) into the returned object's Output and Errors tasks.
+#>
+function Start-ChildPwsh {
+    param([Parameter(Mandatory)] [string] $Command, [hashtable] $Environment = @{})
+    $start = [Diagnostics.ProcessStartInfo]::new([Environment]::ProcessPath)
+    if ([IO.Path]::GetFileNameWithoutExtension([Environment]::ProcessPath) -eq 'dotnet') {
+        $start.ArgumentList.Add((Join-Path $PSHOME 'pwsh.dll'))
+    }
+    foreach ($argument in '-NoProfile', '-NonInteractive', '-Command', $Command) { $start.ArgumentList.Add($argument) }
+    foreach ($name in $Environment.Keys) { $start.Environment[$name] = $Environment[$name] }
+    $start.Environment['NO_COLOR'] = '1'
+    $start.RedirectStandardOutput = $true
+    $start.RedirectStandardError = $true
+    $process = [Diagnostics.Process]::Start($start)
+    [pscustomobject]@{ Process = $process; Output = $process.StandardOutput.ReadToEndAsync(); Errors = $process.StandardError.ReadToEndAsync() }
+}
+
+Export-ModuleMember -Function Start-ChildPwsh, Test-LocalPortListening, Invoke-ChildPwsh, Import-KalbioUnderTest, Start-TestSandbox, Stop-TestSandbox, Invoke-Sandbox, New-TestSecret, Connect-TestSandbox

@@ -84,9 +84,9 @@ Describe 'ConvertFrom-KalWebhookEvent' {
         "$($failures[0])" | Should -BeLike '*not valid JSON*'
     }
 
-    It 'shows events in a table' {
+    It 'shows events in a table with Format-Table' {
         $text = '{"event_type":"registration_submitted","operation_id":"op-1","file_id":"f1","file_name":"a.csv","record_ids":["r1","r2","r3"]}' |
-            ConvertFrom-KalWebhookEvent | Out-String -Width 120
+            ConvertFrom-KalWebhookEvent | Format-Table | Out-String -Width 120
 
         $text | Should -Match 'EventType\s+OperationId\s+FileId\s+FileName\s+Records'
         $text | Should -Match 'registration_submitted\s+op-1\s+f1\s+a\.csv\s+3'

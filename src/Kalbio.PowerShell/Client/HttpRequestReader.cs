@@ -97,6 +97,12 @@ namespace Kalbio.PowerShell.Client
         {
             int budget = MaximumHeadBytes;
             string? requestLine;
+            if (_start == _end && !await FillAsync(cancellation).ConfigureAwait(false))
+            {
+                return null;
+            }
+
+            RefuseNonHttp(_buffer[_start]);
             do
             {
                 // RFC 9112 2.2: ignore empty lines before the request line.
@@ -109,6 +115,14 @@ namespace Kalbio.PowerShell.Client
                 budget -= requestLine.Length + 2;
             }
             while (requestLine.Length == 0);
+
+            foreach (char c in requestLine)
+            {
+                if (c <= ' ' && c != ' ' || c >= 127)
+                {
+                    throw new HttpRefusal(400, "Bad Request", "The request line has a character that is not allowed there.");
+                }
+            }
 
             string[] parts = requestLine.Split(' ');
             if (parts.Length != 3 || parts[0].Length == 0 || parts[1].Length == 0)
@@ -131,8 +145,13 @@ namespace Kalbio.PowerShell.Client
                     break;
                 }
 
+                if (line[0] == ' ' || line[0] == '\t')
+                {
+                    throw new HttpRefusal(400, "Bad Request", "A header line is folded onto the next line (obsolete line folding).");
+                }
+
                 int colon = line.IndexOf(':');
-                if (colon <= 0 || line[0] == ' ' || line[0] == '\t' || !IsToken(line, colon))
+                if (colon <= 0 || !IsToken(line, colon))
                 {
                     throw new HttpRefusal(400, "Bad Request", "A header line is malformed.");
                 }
@@ -140,7 +159,19 @@ namespace Kalbio.PowerShell.Client
                 headers.Add(new KeyValuePair<string, string>(line.Substring(0, colon), line.Substring(colon + 1).Trim(' ', '\t')));
             }
 
-            return new HttpRequestHead(parts[0], parts[1], parts[2], headers);
+            var result = new HttpRequestHead(parts[0], parts[1], parts[2], headers);
+            int hosts = 0;
+            foreach (string host in result.Values("Host"))
+            {
+                hosts++;
+            }
+
+            if (hosts > 1 || (hosts == 0 && parts[2] == "HTTP/1.1"))
+            {
+                throw new HttpRefusal(400, "Bad Request", hosts == 0 ? "An HTTP/1.1 request must have a Host header." : "The request has more than one Host header.");
+            }
+
+            return result;
         }
 
         /// <summary>Works out how the body is framed: its Content-Length, or null for chunked.</summary>
@@ -195,23 +226,30 @@ namespace Kalbio.PowerShell.Client
             return length;
         }
 
-        /// <summary>Reads the body: <paramref name="contentLength"/> bytes, or chunks when null; never more than <paramref name="limit"/> bytes.</summary>
+        /// <summary>
+        /// Reads the body: <paramref name="contentLength"/> bytes, or chunks when null; never more than
+        /// <paramref name="limit"/> bytes. Memory grows with the bytes that actually arrive, never with a declared size.
+        /// </summary>
         public async Task<byte[]> ReadBodyAsync(long? contentLength, int limit, CancellationToken cancellation)
         {
+            using var collected = new MemoryStream();
             if (contentLength.HasValue)
             {
-                byte[] body = new byte[contentLength.Value];
-                await ReadExactlyAsync(body, 0, body.Length, cancellation).ConfigureAwait(false);
-                return body;
+                if (contentLength.Value > limit)
+                {
+                    throw TooLarge(limit);
+                }
+
+                await CopyAsync(collected, (int)contentLength.Value, cancellation).ConfigureAwait(false);
+                return collected.ToArray();
             }
 
-            using var collected = new MemoryStream();
             while (true)
             {
                 string line = await ReadLineAsync(MaximumChunkLineBytes, allowCleanEnd: false, cancellation).ConfigureAwait(false) ?? string.Empty;
                 int extension = line.IndexOf(';');
-                string hex = (extension >= 0 ? line.Substring(0, extension) : line).Trim(' ', '\t');
-                if (hex.Length == 0 || hex.Length > 8 || !int.TryParse(hex, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out int size) || size < 0)
+                string hex = (extension >= 0 ? line.Substring(0, extension) : line).TrimEnd(' ', '\t');
+                if (hex.Length == 0 || hex.Length > 8 || !IsHex(hex) || !int.TryParse(hex, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out int size) || size < 0)
                 {
                     throw new HttpRefusal(400, "Bad Request", "A chunk size is malformed.");
                 }
@@ -236,9 +274,7 @@ namespace Kalbio.PowerShell.Client
                     throw TooLarge(limit);
                 }
 
-                byte[] chunk = new byte[size];
-                await ReadExactlyAsync(chunk, 0, size, cancellation).ConfigureAwait(false);
-                collected.Write(chunk, 0, size);
+                await CopyAsync(collected, size, cancellation).ConfigureAwait(false);
                 string end = await ReadLineAsync(2, allowCleanEnd: false, cancellation).ConfigureAwait(false) ?? string.Empty;
                 if (end.Length != 0)
                 {
@@ -250,7 +286,8 @@ namespace Kalbio.PowerShell.Client
         public static HttpRefusal TooLarge(int limit) =>
             new HttpRefusal(413, "Content Too Large", $"The body is larger than the limit of {limit} bytes.");
 
-        private async Task ReadExactlyAsync(byte[] target, int offset, int count, CancellationToken cancellation)
+        /// <summary>Moves <paramref name="count"/> body bytes into <paramref name="target"/> as they arrive.</summary>
+        private async Task CopyAsync(MemoryStream target, int count, CancellationToken cancellation)
         {
             while (count > 0)
             {
@@ -260,14 +297,17 @@ namespace Kalbio.PowerShell.Client
                 }
 
                 int take = Math.Min(count, _end - _start);
-                Buffer.BlockCopy(_buffer, _start, target, offset, take);
+                target.Write(_buffer, _start, take);
                 _start += take;
-                offset += take;
                 count -= take;
             }
         }
 
-        /// <summary>A line without its CRLF (a bare LF is accepted too); null on a clean end of stream when allowed.</summary>
+        /// <summary>
+        /// A line without its CRLF; null on a clean end of stream when allowed. A bare LF, a CR elsewhere or a NUL is
+        /// refused (a parser that read them differently could be made to see another request). Bytes are kept one
+        /// character each (ISO 8859-1), so a UTF-8 header value can be compared as the bytes it was sent as.
+        /// </summary>
         private async Task<string?> ReadLineAsync(int limit, bool allowCleanEnd, CancellationToken cancellation, bool head = false)
         {
             int scanned = 0;
@@ -282,10 +322,26 @@ namespace Kalbio.PowerShell.Client
                         throw LineTooLong(head);
                     }
 
-                    int textLength = length > 0 && _buffer[newline - 1] == (byte)'\r' ? length - 1 : length;
-                    string line = Encoding.ASCII.GetString(_buffer, _start, textLength);
+                    if (length == 0 || _buffer[newline - 1] != (byte)'\r')
+                    {
+                        throw new HttpRefusal(400, "Bad Request", "A line of the request ends in a bare LF, not CRLF.");
+                    }
+
+                    int textLength = length - 1;
+                    var line = new StringBuilder(textLength);
+                    for (int i = _start; i < _start + textLength; i++)
+                    {
+                        byte b = _buffer[i];
+                        if (b == (byte)'\r' || b == 0)
+                        {
+                            throw new HttpRefusal(400, "Bad Request", b == 0 ? "The request has a NUL byte in its head." : "The request has a bare CR in its head.");
+                        }
+
+                        line.Append((char)b);
+                    }
+
                     _start = newline + 1;
-                    return line;
+                    return line.ToString();
                 }
 
                 scanned = _end - _start;
@@ -336,6 +392,33 @@ namespace Kalbio.PowerShell.Client
             {
                 char c = line[i];
                 if (c <= ' ' || c >= 127 || "\"(),/:;<=>?@[\\]{}".IndexOf(c) >= 0)
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }
+
+        /// <summary>Refuses at once what cannot begin an HTTP request (a TLS handshake, binary), instead of waiting for a line end.</summary>
+        private static void RefuseNonHttp(byte first)
+        {
+            if (first == 0x16)
+            {
+                throw new HttpRefusal(400, "Bad Request", "A TLS handshake arrived at a listener that speaks plain HTTP; use http://, or start the listener with -Certificate.");
+            }
+
+            if (first != (byte)'\r' && (first < (byte)'A' || first > (byte)'Z'))
+            {
+                throw new HttpRefusal(400, "Bad Request", "This is not an HTTP request.");
+            }
+        }
+
+        private static bool IsHex(string text)
+        {
+            foreach (char c in text)
+            {
+                if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')))
                 {
                     return false;
                 }

@@ -3,8 +3,11 @@ using System.Collections.Generic;
 using System.IO;
 using System.Linq;
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Threading;
 using System.Threading.Tasks;
@@ -17,6 +20,7 @@ namespace Kalbio.PowerShell.Client
     public sealed class WebhookListenerOptions
     {
         public const int DefaultMaximumBodySize = 1024 * 1024;
+        public const int DefaultMaximumConnectionsPerAddress = 16;
 
         public IPAddress Address { get; set; } = IPAddress.Loopback;
 
@@ -33,34 +37,56 @@ namespace Kalbio.PowerShell.Client
         /// <summary>How many events to accept in all; later deliveries get 503 so the sender keeps them. Null: no limit.</summary>
         public int? MaximumEvents { get; set; }
 
-        /// <summary>How long one request may take to arrive in full.</summary>
+        /// <summary>How long the request head (and the TLS handshake) may take to arrive, from the connection on.</summary>
+        public TimeSpan HeadTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+        /// <summary>How long one request may take to arrive in full, from the connection on.</summary>
         public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
         public int MaximumConnections { get; set; } = 64;
+
+        public int MaximumConnectionsPerAddress { get; set; } = DefaultMaximumConnectionsPerAddress;
+
+        /// <summary>Serve HTTPS (TLS 1.2 or later) with this certificate, which must have its private key. Null: plain HTTP.</summary>
+        public X509Certificate2? Certificate { get; set; }
+
+        /// <summary>Write each accepted event here before answering 202; null: answer only once the pipeline returned from it.</summary>
+        public WebhookSpool? Spool { get; set; }
+
+        /// <summary>True when deliveries may come from other computers over plain HTTP, readable on the way.</summary>
+        public bool TravelsInClear => !IPAddress.IsLoopback(Address) && Certificate is null;
     }
 
     /// <summary>
-    /// A minimal HTTP/1.1 server for webhook deliveries: each POST body is parsed as registration events, answered
-    /// 202 at once, and handed to <c>onEvent</c> (on a thread-pool thread). Refusals get the proper status: 404 for
-    /// another path, 405 for another method, 401 when a required header is missing or wrong, 413 for a body over the
-    /// limit, 400 for a body that is not an event, 503 once the event limit is reached.
+    /// A minimal HTTP/1.1 server (HTTPS with a certificate) for webhook deliveries. A delivery's 2xx means its events
+    /// are safe: without a spool, each event is handed to the pipeline and the 202 sent only once the pipeline returned
+    /// from it (503 with Retry-After if it stopped or failed first); with a spool, each event is written durably first,
+    /// answered 202, and removed from the spool once the pipeline returned from it. Refusals get the proper status: 404
+    /// for another path, 405 for another method, 401 when a required header is missing or wrong, 413 for a body over
+    /// the limit, 400 for a malformed request or a body that is not an event, 503 once the event limit is reached or
+    /// too many connections are open.
     /// </summary>
     public sealed class WebhookListener : IDisposable
     {
         private static readonly TimeSpan LingerTime = TimeSpan.FromSeconds(2);
         private const int LingerBytes = 1024 * 1024;
 
+        // TLS 1.3 has no name in netstandard2.0; the value is the runtime's.
+        private const SslProtocols Tls12OrLater = SslProtocols.Tls12 | (SslProtocols)12288;
+
         private readonly WebhookListenerOptions _options;
         private readonly IKalLog _log;
-        private Action<RegistrationEvent> _onEvent = _ => { };
+        private Action<PipelineHandoff<RegistrationEvent>> _onEvent = _ => { };
         private Action<KalInputException> _onInvalidEvent = _ => { };
         private readonly string? _path;
         private readonly HashSet<Task> _connections = new HashSet<Task>();
+        private readonly HashSet<Task> _followUps = new HashSet<Task>();
+        private readonly Dictionary<IPAddress, int> _perAddress = new Dictionary<IPAddress, int>();
         private readonly object _gate = new object();
         private TcpListener? _listener;
         private int _remainingEvents;
         private int _accepted;
-        private CancellationTokenSource? _stopping;
+        private CancellationTokenSource? _accepting;
 
         public WebhookListener(WebhookListenerOptions options, IKalLog log)
         {
@@ -73,7 +99,7 @@ namespace Kalbio.PowerShell.Client
         /// <summary>The address actually listened on, once started.</summary>
         public IPEndPoint? LocalEndpoint => (IPEndPoint?)_listener?.LocalEndpoint;
 
-        /// <summary>How many events were accepted (answered 202).</summary>
+        /// <summary>How many events were accepted (answered 2xx).</summary>
         public int AcceptedCount => Volatile.Read(ref _accepted);
 
         /// <summary>Binds the port now, so a port in use fails here (as a <see cref="SocketException"/>) and not later.</summary>
@@ -97,29 +123,31 @@ namespace Kalbio.PowerShell.Client
         }
 
         /// <summary>
-        /// Accepts deliveries until cancelled or, with an event limit, until the last event was answered. Each accepted
-        /// event goes to <paramref name="onEvent"/> before its 202 is sent; each body that is not an event goes to
-        /// <paramref name="onInvalidEvent"/>. Both are called on thread-pool threads.
+        /// Emits the events left in the spool (oldest first), then accepts deliveries until cancelled or, with an event
+        /// limit, until the last event was processed. Each event goes to <paramref name="onEvent"/> as a handoff the
+        /// pipeline completes; each body that is not an event goes to <paramref name="onInvalidEvent"/>. Both are called
+        /// on thread-pool threads.
         /// </summary>
-        public async Task RunAsync(Action<RegistrationEvent> onEvent, Action<KalInputException> onInvalidEvent, CancellationToken cancellation)
+        public async Task RunAsync(Action<PipelineHandoff<RegistrationEvent>> onEvent, Action<KalInputException> onInvalidEvent, CancellationToken cancellation)
         {
             TcpListener listener = _listener ?? throw new InvalidOperationException("Start the listener first.");
             _onEvent = onEvent;
             _onInvalidEvent = onInvalidEvent;
-            using var stopping = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
-            _stopping = stopping;
-            using (stopping.Token.Register(() => listener.Stop()))
+            using var accepting = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+            _accepting = accepting;
+            using (accepting.Token.Register(() => listener.Stop()))
             {
                 try
                 {
-                    while (!stopping.IsCancellationRequested)
+                    ReplaySpool(cancellation);
+                    while (!accepting.IsCancellationRequested)
                     {
                         TcpClient client;
                         try
                         {
                             client = await listener.AcceptTcpClientAsync().ConfigureAwait(false);
                         }
-                        catch (Exception ex) when (stopping.IsCancellationRequested && (ex is ObjectDisposedException || ex is SocketException || ex is InvalidOperationException))
+                        catch (Exception ex) when (accepting.IsCancellationRequested && (ex is ObjectDisposedException || ex is SocketException || ex is InvalidOperationException))
                         {
                             break;
                         }
@@ -128,22 +156,26 @@ namespace Kalbio.PowerShell.Client
                             continue;
                         }
 
-                        Track(Task.Run(() => HandleConnectionAsync(client, stopping.Token)));
+                        Track(_connections, Task.Run(() => HandleConnectionAsync(client, cancellation)));
                     }
                 }
                 finally
                 {
-                    Task[] pending;
-                    lock (_gate)
-                    {
-                        pending = _connections.ToArray();
-                    }
-
-                    await Task.WhenAll(pending).ConfigureAwait(false);
+                    await Task.WhenAll(Snapshot(_connections)).ConfigureAwait(false);
+                    await Task.WhenAll(Snapshot(_followUps)).ConfigureAwait(false);
                 }
             }
 
             cancellation.ThrowIfCancellationRequested();
+        }
+
+        /// <summary>How many connections from this address are open now.</summary>
+        internal int OpenConnectionsFrom(IPAddress address)
+        {
+            lock (_gate)
+            {
+                return _perAddress.TryGetValue(address, out int count) ? count : 0;
+            }
         }
 
         public void Dispose()
@@ -152,11 +184,19 @@ namespace Kalbio.PowerShell.Client
             _listener = null;
         }
 
-        private void Track(Task task)
+        private Task[] Snapshot(HashSet<Task> tasks)
         {
             lock (_gate)
             {
-                _connections.Add(task);
+                return tasks.ToArray();
+            }
+        }
+
+        private void Track(HashSet<Task> tasks, Task task)
+        {
+            lock (_gate)
+            {
+                tasks.Add(task);
             }
 
             task.ContinueWith(
@@ -164,7 +204,7 @@ namespace Kalbio.PowerShell.Client
                 {
                     lock (_gate)
                     {
-                        _connections.Remove(t);
+                        tasks.Remove(t);
                     }
                 },
                 CancellationToken.None,
@@ -172,49 +212,162 @@ namespace Kalbio.PowerShell.Client
                 TaskScheduler.Default);
         }
 
+        private void ReplaySpool(CancellationToken cancellation)
+        {
+            WebhookSpool? spool = _options.Spool;
+            if (spool is null)
+            {
+                return;
+            }
+
+            foreach (SpooledEvent spooled in spool.Pending((file, why) => _log.Warning($"The spool file '{file}' is not an event ({why}); it was set aside.")))
+            {
+                if (!TryTakeSlots(1))
+                {
+                    break;
+                }
+
+                _log.Verbose($"From the spool: {Describe(spooled.Event)}.");
+                Interlocked.Increment(ref _accepted);
+                HandOffSpooled(spooled, cancellation);
+            }
+
+            StopAcceptingIfDone();
+        }
+
+        /// <summary>Hands a spooled event to the pipeline; once the pipeline returned from it, it leaves the spool.</summary>
+        private void HandOffSpooled(SpooledEvent spooled, CancellationToken cancellation)
+        {
+            var handoff = new PipelineHandoff<RegistrationEvent>(spooled.Event);
+            CancellationTokenRegistration withdraw = cancellation.Register(() => handoff.TryWithdraw());
+            _onEvent(handoff);
+            Track(_followUps, Task.Run(async () =>
+            {
+                using (withdraw)
+                {
+                    if (!await handoff.Delivered.ConfigureAwait(false))
+                    {
+                        return;
+                    }
+                }
+
+                try
+                {
+                    _options.Spool!.Finish(spooled);
+                }
+                catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
+                {
+                    _log.Warning($"Processed {Describe(spooled.Event)}, but could not remove it from the spool ({ex.Message}); it will be written to the pipeline again on the next start.");
+                }
+            }));
+        }
+
+        /// <summary>True when the pipeline returned from every event; on cancellation, events not yet taken are withdrawn.</summary>
+        private static async Task<bool> AllDeliveredAsync(List<PipelineHandoff<RegistrationEvent>> handoffs, CancellationToken cancellation)
+        {
+            using (cancellation.Register(() => handoffs.ForEach(h => h.TryWithdraw())))
+            {
+                bool all = true;
+                foreach (PipelineHandoff<RegistrationEvent> handoff in handoffs)
+                {
+                    all &= await handoff.Delivered.ConfigureAwait(false);
+                }
+
+                return all;
+            }
+        }
+
         private async Task HandleConnectionAsync(TcpClient client, CancellationToken stopping)
         {
-            using (client)
+            IPAddress? address = (client.Client.RemoteEndPoint as IPEndPoint)?.Address;
+            string remote = client.Client.RemoteEndPoint?.ToString() ?? "an unknown address";
+            int fromAddress = CountIn(address, +1);
+            var arrival = new ArrivalDeadline(client, _options, stopping);
+            try
             {
-                string remote = client.Client.RemoteEndPoint?.ToString() ?? "an unknown address";
-                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stopping);
-                timeout.CancelAfter(_options.RequestTimeout);
-                using (timeout.Token.Register(() => client.Close()))
+                using (client)
+                using (arrival)
                 {
                     try
                     {
+                        client.NoDelay = true;
+                        Stream stream = client.GetStream();
                         int open;
                         lock (_gate)
                         {
                             open = _connections.Count;
                         }
 
-                        client.NoDelay = true;
-                        NetworkStream stream = client.GetStream();
-                        if (open > _options.MaximumConnections)
+                        if (open > _options.MaximumConnections || fromAddress > _options.MaximumConnectionsPerAddress)
                         {
-                            await RespondAsync(stream, 503, "Service Unavailable", "Too many connections.", retryAfter: true).ConfigureAwait(false);
-                            await LingerAsync(client, stream).ConfigureAwait(false);
+                            string why = open > _options.MaximumConnections ? "Too many connections." : "Too many connections from your address.";
+                            _log.Verbose($"A connection from {remote}: 503 ({why})");
+                            if (_options.Certificate is null)
+                            {
+                                await RespondAsync(stream, 503, "Service Unavailable", why, retryAfter: true).ConfigureAwait(false);
+                                await LingerAsync(client, stream).ConfigureAwait(false);
+                            }
+
                             return;
                         }
 
-                        await HandleRequestAsync(client, stream, remote, timeout.Token).ConfigureAwait(false);
-                    }
-                    catch (Exception ex) when (ex is IOException || ex is SocketException || ex is ObjectDisposedException || ex is OperationCanceledException)
-                    {
-                        if (!stopping.IsCancellationRequested && timeout.IsCancellationRequested)
+                        if (_options.Certificate != null)
                         {
-                            _log.Verbose($"A webhook delivery from {remote} did not arrive in full within {_options.RequestTimeout.TotalSeconds:0} s; the connection was closed.");
+                            var tls = new SslStream(stream, leaveInnerStreamOpen: false);
+                            stream = tls;
+                            await tls.AuthenticateAsServerAsync(_options.Certificate, clientCertificateRequired: false, Tls12OrLater, checkCertificateRevocation: false).ConfigureAwait(false);
+                        }
+
+                        await HandleRequestAsync(client, stream, remote, arrival, stopping).ConfigureAwait(false);
+                    }
+                    catch (Exception ex) when (ex is IOException || ex is SocketException || ex is ObjectDisposedException || ex is OperationCanceledException || ex is AuthenticationException)
+                    {
+                        if (!stopping.IsCancellationRequested && arrival.Expired)
+                        {
+                            _log.Verbose($"A webhook delivery from {remote} did not arrive in full ({arrival.Describe()}); the connection was closed.");
+                        }
+                        else if (ex is AuthenticationException)
+                        {
+                            _log.Verbose($"The TLS handshake with {remote} failed: {ex.Message}");
                         }
                     }
                 }
             }
+            finally
+            {
+                CountIn(address, -1);
+            }
         }
 
-        private async Task HandleRequestAsync(TcpClient client, NetworkStream stream, string remote, CancellationToken cancellation)
+        private int CountIn(IPAddress? address, int change)
+        {
+            if (address is null)
+            {
+                return 0;
+            }
+
+            lock (_gate)
+            {
+                _perAddress.TryGetValue(address, out int count);
+                count += change;
+                if (count <= 0)
+                {
+                    _perAddress.Remove(address);
+                }
+                else
+                {
+                    _perAddress[address] = count;
+                }
+
+                return count;
+            }
+        }
+
+        private async Task HandleRequestAsync(TcpClient client, Stream stream, string remote, ArrivalDeadline arrival, CancellationToken stopping)
         {
             var reader = new HttpRequestReader(stream);
             HttpRequestHead? head = null;
+            CancellationToken cancellation = arrival.Token;
             try
             {
                 head = await reader.ReadHeadAsync(cancellation).ConfigureAwait(false);
@@ -223,6 +376,7 @@ namespace Kalbio.PowerShell.Client
                     return;
                 }
 
+                arrival.HeadArrived();
                 if (_path != null && !string.Equals(NormalizePath(head.Path), _path, StringComparison.Ordinal))
                 {
                     throw new HttpRefusal(404, "Not Found", $"Nothing is listening at this path; webhook events go to {_path}.");
@@ -256,6 +410,9 @@ namespace Kalbio.PowerShell.Client
                 }
 
                 byte[] body = await reader.ReadBodyAsync(length, _options.MaximumBodySize, cancellation).ConfigureAwait(false);
+
+                // The request is in; what follows waits for the pipeline, however long it takes.
+                arrival.RequestArrived();
                 List<RegistrationEvent> events;
                 try
                 {
@@ -267,30 +424,33 @@ namespace Kalbio.PowerShell.Client
                     throw new HttpRefusal(400, "Bad Request", ex.Message);
                 }
 
-                if (!TryTakeSlots(events.Count))
+                WebhookSpool? spool = _options.Spool;
+                if (!TryTakeSlots(spool is null ? events.Count : events.Count(e => !spool.IsRepeat(e.EventId))))
                 {
                     _log.Verbose($"POST {head.Path} from {remote}: 503 (all the events asked for were already received; the sender will deliver this one again).");
                     await RespondAsync(stream, 503, "Service Unavailable", "This listener takes no more events.", retryAfter: true).ConfigureAwait(false);
                     return;
                 }
 
-                foreach (RegistrationEvent received in events)
-                {
-                    _log.Verbose($"POST {head.Path} from {remote}: 202; {received.EventType ?? "event"} for file {received.FileId} in operation {received.OperationId} ({received.RecordIds.Length} record ids).");
-                    _onEvent(received);
-                }
-
-                Interlocked.Add(ref _accepted, events.Count);
+                bool safe = spool is null
+                    ? await DeliverAsync(events, head, remote, stopping).ConfigureAwait(false)
+                    : SpoolEvents(spool, events, head, remote, stopping);
                 try
                 {
-                    await RespondAsync(stream, 202, "Accepted", null, retryAfter: false).ConfigureAwait(false);
+                    if (safe)
+                    {
+                        await RespondAsync(stream, 202, "Accepted", null, retryAfter: false).ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        await RespondAsync(stream, 503, "Service Unavailable", "The event was not processed; deliver it again.", retryAfter: true).ConfigureAwait(false);
+                    }
+
+                    await LingerAsync(client, stream).ConfigureAwait(false);
                 }
                 finally
                 {
-                    if (Volatile.Read(ref _remainingEvents) <= 0)
-                    {
-                        _stopping?.Cancel();
-                    }
+                    StopAcceptingIfDone();
                 }
             }
             catch (HttpRefusal refusal)
@@ -299,11 +459,83 @@ namespace Kalbio.PowerShell.Client
                 {
                     _log.Verbose($"{head?.Method ?? "A request"} {(head is null ? string.Empty : head.Path + " ")}from {remote}: {refusal.Status} {refusal.Reason} ({refusal.Message})");
                 }
+                else if (refusal.Status == 400 && head is null)
+                {
+                    _log.Verbose($"A request from {remote}: 400 ({refusal.Message})");
+                }
 
                 await RespondAsync(stream, refusal.Status, refusal.Reason, refusal.Message, retryAfter: false, allow: refusal.Status == 405).ConfigureAwait(false);
                 await LingerAsync(client, stream).ConfigureAwait(false);
             }
         }
+
+        /// <summary>No spool: hands each event to the pipeline and waits until the pipeline returned from all of them.</summary>
+        private async Task<bool> DeliverAsync(List<RegistrationEvent> events, HttpRequestHead head, string remote, CancellationToken stopping)
+        {
+            var handoffs = events.Select(e => new PipelineHandoff<RegistrationEvent>(e)).ToList();
+            foreach (PipelineHandoff<RegistrationEvent> handoff in handoffs)
+            {
+                _onEvent(handoff);
+            }
+
+            bool delivered = await AllDeliveredAsync(handoffs, stopping).ConfigureAwait(false);
+            foreach (RegistrationEvent received in events)
+            {
+                _log.Verbose($"POST {head.Path} from {remote}: {(delivered ? "202" : "503, not processed")}; {Describe(received)}.");
+            }
+
+            if (delivered)
+            {
+                Interlocked.Add(ref _accepted, events.Count);
+            }
+
+            return delivered;
+        }
+
+        /// <summary>Spool: writes each new event durably (a repeat of a spooled or recent one is not written again), then hands it to the pipeline.</summary>
+        private bool SpoolEvents(WebhookSpool spool, List<RegistrationEvent> events, HttpRequestHead head, string remote, CancellationToken stopping)
+        {
+            var added = new List<SpooledEvent>();
+            try
+            {
+                foreach (RegistrationEvent received in events)
+                {
+                    SpooledEvent? spooled = spool.Add(received);
+                    if (spooled is null)
+                    {
+                        _log.Verbose($"POST {head.Path} from {remote}: 202; a repeat of event {received.EventId}, which is in the spool or was processed recently; not written again.");
+                        continue;
+                    }
+
+                    added.Add(spooled);
+                }
+            }
+            catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
+            {
+                _log.Warning($"Could not write a webhook event from {remote} to the spool ({ex.Message}); answered 503 so the sender delivers it again.");
+                return false;
+            }
+
+            foreach (SpooledEvent spooled in added)
+            {
+                _log.Verbose($"POST {head.Path} from {remote}: 202 (spooled); {Describe(spooled.Event)}.");
+                Interlocked.Increment(ref _accepted);
+                HandOffSpooled(spooled, stopping);
+            }
+
+            return true;
+        }
+
+        private void StopAcceptingIfDone()
+        {
+            if (Volatile.Read(ref _remainingEvents) <= 0)
+            {
+                _accepting?.Cancel();
+            }
+        }
+
+        private static string Describe(RegistrationEvent e) =>
+            $"{e.EventType ?? "event"} for file {e.FileId} in operation {e.OperationId} ({e.RecordIds.Length} record ids)";
 
         private bool TryTakeSlots(int count)
         {
@@ -336,9 +568,18 @@ namespace Kalbio.PowerShell.Client
             return null;
         }
 
+        /// <summary>
+        /// Compares the header value as the bytes it arrived as (the reader keeps one character per byte) with the
+        /// required value's UTF-8 bytes, in time that depends only on the lengths.
+        /// </summary>
         private static bool FixedTimeEquals(string actual, string expected)
         {
-            byte[] a = Encoding.UTF8.GetBytes(actual);
+            byte[] a = new byte[actual.Length];
+            for (int i = 0; i < actual.Length; i++)
+            {
+                a[i] = (byte)actual[i];
+            }
+
             byte[] b = Encoding.UTF8.GetBytes(expected);
             int difference = a.Length ^ b.Length;
             for (int i = 0; i < b.Length; i++)
@@ -382,7 +623,7 @@ namespace Kalbio.PowerShell.Client
         /// After refusing a request whose body was not read, reads and drops what the client still sends for a moment,
         /// so closing does not reset the connection before the client has read the answer.
         /// </summary>
-        private static async Task LingerAsync(TcpClient client, NetworkStream stream)
+        private static async Task LingerAsync(TcpClient client, Stream stream)
         {
             try
             {
@@ -413,6 +654,56 @@ namespace Kalbio.PowerShell.Client
             }
 
             return trimmed.Length > 1 ? trimmed.TrimEnd('/') : trimmed;
+        }
+    }
+
+    /// <summary>
+    /// The deadlines for a request to arrive: its head (and TLS handshake) within HeadTimeout of the connection, all
+    /// of it within RequestTimeout. Expiry, or a stop while the request is still arriving, closes the connection (the
+    /// only way to end a read reliably on every runtime); once the request is in, neither applies.
+    /// </summary>
+    internal sealed class ArrivalDeadline : IDisposable
+    {
+        private readonly WebhookListenerOptions _options;
+        private readonly System.Diagnostics.Stopwatch _since = System.Diagnostics.Stopwatch.StartNew();
+        private readonly CancellationTokenSource _expiry = new CancellationTokenSource();
+        private readonly CancellationTokenSource _reading;
+        private readonly CancellationTokenRegistration _close;
+        private string _phase = "head";
+
+        public ArrivalDeadline(TcpClient client, WebhookListenerOptions options, CancellationToken stopping)
+        {
+            _options = options;
+            _reading = CancellationTokenSource.CreateLinkedTokenSource(_expiry.Token, stopping);
+            _expiry.CancelAfter(options.HeadTimeout);
+            _close = _reading.Token.Register(() => client.Close());
+        }
+
+        public CancellationToken Token => _reading.Token;
+
+        public bool Expired => _expiry.IsCancellationRequested;
+
+        public void HeadArrived()
+        {
+            _phase = "whole request";
+            TimeSpan left = _options.RequestTimeout - _since.Elapsed;
+            _expiry.CancelAfter(left > TimeSpan.Zero ? left : TimeSpan.FromMilliseconds(1));
+        }
+
+        public void RequestArrived()
+        {
+            _close.Dispose();
+            _expiry.CancelAfter(Timeout.Infinite);
+        }
+
+        public string Describe() =>
+            $"its {_phase} within {(_phase == "head" ? _options.HeadTimeout : _options.RequestTimeout).TotalSeconds:0.#} s";
+
+        public void Dispose()
+        {
+            _close.Dispose();
+            _reading.Dispose();
+            _expiry.Dispose();
         }
     }
 }

@@ -48,7 +48,8 @@ namespace Kalbio.PowerShell.Commands
         /// Runs core work that may also produce items as it goes (from any thread): the pipeline thread writes the
         /// core's messages and progress, and hands each item to <paramref name="emit"/> as soon as it arrives. If
         /// emitting fails (the pipeline is stopped, or a later command throws), the core work is cancelled and awaited
-        /// briefly before the exception goes on.
+        /// briefly before the exception goes on. An item that is an <see cref="IPipelineHandoff"/> learns its fate:
+        /// written once <paramref name="emit"/> returned from it, failed if it threw or the item was never emitted.
         /// </summary>
         internal T RunEmitting<TItem, T>(Func<CancellationToken, Action<TItem>, Task<T>> operation, Action<TItem> emit)
         {
@@ -75,7 +76,7 @@ namespace Kalbio.PowerShell.Commands
                     log.Drain(this);
                     while (items.TryDequeue(out TItem item))
                     {
-                        emit(item);
+                        Emit(item, emit);
                         log.Drain(this);
                     }
 
@@ -90,13 +91,18 @@ namespace Kalbio.PowerShell.Commands
 
                 while (items.TryDequeue(out TItem item))
                 {
-                    emit(item);
+                    Emit(item, emit);
                 }
 
                 return task.GetAwaiter().GetResult();
             }
             finally
             {
+                while (items.TryDequeue(out TItem left))
+                {
+                    (left as IPipelineHandoff)?.Failed();
+                }
+
                 if (!task.IsCompleted)
                 {
                     stop.Cancel();
@@ -110,6 +116,27 @@ namespace Kalbio.PowerShell.Commands
                     }
                 }
             }
+        }
+
+        private static void Emit<TItem>(TItem item, Action<TItem> emit)
+        {
+            var handoff = item as IPipelineHandoff;
+            if (handoff != null && !handoff.TryStartWriting())
+            {
+                return;
+            }
+
+            try
+            {
+                emit(item);
+            }
+            catch
+            {
+                handoff?.Failed();
+                throw;
+            }
+
+            handoff?.Written();
         }
 
         /// <summary>Queues a progress update from any thread; at most one a second reaches the host.</summary>

@@ -1,11 +1,13 @@
 using System;
 using System.Collections;
 using System.Globalization;
+using System.IO;
 using System.Linq;
 using System.Management.Automation;
 using System.Net;
 using System.Net.Sockets;
 using System.Security;
+using System.Security.Cryptography.X509Certificates;
 using System.Threading;
 using System.Threading.Tasks;
 using Kalbio.PowerShell.Client;
@@ -14,8 +16,9 @@ using Kalbio.PowerShell.Model;
 namespace Kalbio.PowerShell.Commands
 {
     /// <summary>
-    /// Listens for webhook deliveries over HTTP and writes each registration event to the pipeline as it arrives,
-    /// so <c>Receive-KalWebhookEvent -Port 8080 | ForEach-Object { ... }</c> is a complete processor.
+    /// Listens for webhook deliveries over HTTP or HTTPS and writes each registration event to the pipeline as it
+    /// arrives, so <c>Receive-KalWebhookEvent -Port 8080 | ForEach-Object { ... }</c> is a complete processor. A
+    /// delivery is answered 202 only once its event is safe: processed by the pipeline, or written to -SpoolPath.
     /// </summary>
     [Cmdlet(VerbsCommunications.Receive, "KalWebhookEvent")]
     [OutputType(typeof(RegistrationEvent))]
@@ -55,9 +58,26 @@ namespace Kalbio.PowerShell.Commands
         [ValidateRange(1, 256 * 1024 * 1024)]
         public int MaximumBodySize { get; set; } = WebhookListenerOptions.DefaultMaximumBodySize;
 
+        /// <summary>Clients from one address may hold this many connections at once; more get 503 (raise it behind a reverse proxy).</summary>
+        [Parameter]
+        [ValidateRange(1, 1024)]
+        public int MaximumConnectionsPerAddress { get; set; } = WebhookListenerOptions.DefaultMaximumConnectionsPerAddress;
+
+        /// <summary>Serve HTTPS with this certificate (it must include its private key).</summary>
+        [Parameter]
+        [ValidateNotNull]
+        public X509Certificate2? Certificate { get; set; }
+
+        /// <summary>A folder where each accepted event is written durably before its 202 and kept until processed.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? SpoolPath { get; set; }
+
         protected override void EndProcessing()
         {
             WebhookListenerOptions options = BuildOptions();
+            using WebhookSpool? spool = OpenSpool();
+            options.Spool = spool;
             bool countGiven = MyInvocation.BoundParameters.ContainsKey(nameof(Count));
             bool timeoutGiven = MyInvocation.BoundParameters.ContainsKey(nameof(TimeoutSec));
             if (countGiven)
@@ -72,9 +92,19 @@ namespace Kalbio.PowerShell.Commands
                 WriteWarning($"Listening on {ListenAddress}, beyond this computer, without -RequiredHeader: anyone who can reach port {Port} can post events. Configure a secret header on the webhook and give it with -RequiredHeader.");
             }
 
+            if (options.TravelsInClear)
+            {
+                WriteWarning($"Listening on {ListenAddress}, beyond this computer, without -Certificate: deliveries (and any secret header) travel in clear. Give -Certificate to serve HTTPS, or put a reverse proxy that terminates TLS in front.");
+            }
+
             string limits = (countGiven ? $" until {Count} {(Count == 1 ? "event arrives" : "events arrive")}" : string.Empty)
                 + (timeoutGiven ? $"{(countGiven ? " or" : string.Empty)} for at most {TimeoutSec} s" : string.Empty);
-            WriteVerbose($"Listening for webhook events at {address}{limits}; Ctrl+C stops.");
+            string spooling = spool is null ? string.Empty : $", spooling to {spool.Folder}";
+
+            // Once, as a host line (shown in a console, kept in the information stream): where to point the webhook.
+            WriteInformation(
+                new HostInformationMessage { Message = $"Listening for webhook events at {address} ({(Certificate is null ? "plain HTTP" : "HTTPS")}{spooling}){limits}; Ctrl+C stops." },
+                new[] { "PSHOST", "KalWebhookListening" });
 
             bool timedOut = RunEmitting<object, bool>(
                 async (cancellation, post) =>
@@ -99,7 +129,8 @@ namespace Kalbio.PowerShell.Commands
                     }
                     else
                     {
-                        WriteObject(item);
+                        // The pump marks the handoff written when this returns; only then is its delivery answered.
+                        WriteObject(((PipelineHandoff<RegistrationEvent>)item).Item);
                     }
                 });
 
@@ -133,7 +164,31 @@ namespace Kalbio.PowerShell.Commands
             IPEndPoint endpoint = listener.LocalEndpoint!;
             string host = endpoint.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{endpoint.Address}]" : endpoint.Address.ToString();
             string path = Path is null ? "/ (any path)" : (Path.StartsWith("/", StringComparison.Ordinal) ? Path : "/" + Path);
-            return $"http://{host}:{endpoint.Port}{path}";
+            return $"{(Certificate is null ? "http" : "https")}://{host}:{endpoint.Port}{path}";
+        }
+
+        private WebhookSpool? OpenSpool()
+        {
+            if (SpoolPath is null)
+            {
+                return null;
+            }
+
+            string folder = ResolveFileSystemPath(SpoolPath, nameof(SpoolPath));
+            try
+            {
+                return WebhookSpool.Open(folder);
+            }
+            catch (WebhookSpoolInUseException ex)
+            {
+                ThrowTerminatingError(KalErrors.Create("WebhookSpoolInUse", ErrorCategory.ResourceBusy, ex.Message, folder, ex));
+            }
+            catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
+            {
+                ThrowTerminatingError(KalErrors.Create("WebhookSpoolUnavailable", ErrorCategory.WriteError, $"Cannot use the spool folder '{folder}': {ex.Message}", folder, ex));
+            }
+
+            return null;
         }
 
         private WebhookListenerOptions BuildOptions()
@@ -144,7 +199,14 @@ namespace Kalbio.PowerShell.Commands
                 Port = Port,
                 Path = Path,
                 MaximumBodySize = MaximumBodySize,
+                MaximumConnectionsPerAddress = MaximumConnectionsPerAddress,
+                Certificate = Certificate,
             };
+
+            if (Certificate != null && !Certificate.HasPrivateKey)
+            {
+                ThrowTerminatingError(KalErrors.Create("WebhookCertificateWithoutPrivateKey", ErrorCategory.InvalidArgument, $"The certificate '{Certificate.Subject}' ({Certificate.Thumbprint}) has no private key, so it cannot serve HTTPS. Load it from a .pfx file with its password, or from a certificate store entry that has its key.", Certificate));
+            }
 
             if (RequiredHeader != null)
             {
