@@ -6,7 +6,9 @@
     Build    compiles the solution and assembles the importable module in out/Kalbio and the sandbox in out/sandbox.
     Test     Build, then the xunit tests, then the Pester tests (in a child pwsh that imports out/Kalbio);
              exits non-zero when any test fails.
-    Sandbox  Build, then runs the local Kaleidoscope API emulator in the foreground (Ctrl+C stops it).
+    Sandbox  Build, then runs the local Kaleidoscope API emulator in the foreground (Ctrl+C stops it) and prints the
+             credentials, the seeded file and operation ids and the line to connect with; with -WebhookUrl it sends the
+             demo file's registration_submitted event there once a listener answers. See docs/sandbox.md.
     Demo     Build, then the end-to-end demo (tools/Invoke-Demo.ps1): the sandbox plays Kaleidoscope and
              examples/Invoke-RegistrationWorkflow.ps1 processes one registration event; exits non-zero on any failure.
     Package  Build, then out/package/Kalbio.<version>.nupkg, installable with Install-PSResource from a
@@ -25,6 +27,10 @@ param(
 
     # Port for -Task Sandbox.
     [int] $Port = 5080,
+
+    # For -Task Sandbox: where to send the demo file's registration_submitted event, as soon as a listener there
+    # answers (e.g. http://127.0.0.1:8080/kaleidoscope/events for the README's quick start).
+    [string] $WebhookUrl,
 
     # Runs only the Pester files whose names match (e.g. Connection); xunit is skipped when given.
     [string] $PesterFilter
@@ -123,6 +129,7 @@ function Read-TrxCounts([string] $Path) {
 }
 
 function Invoke-Test {
+    Import-Module (Join-Path $Root 'tools/TestSuites.psm1') -Force
     Invoke-Package
     if (Test-Path $ResultsOut) { Remove-Item -LiteralPath $ResultsOut -Recurse -Force }
     $null = New-Item -ItemType Directory -Path $ResultsOut
@@ -131,8 +138,7 @@ function Invoke-Test {
 
     if (-not $PesterFilter) {
         Write-Host "`n=== xunit ===" -ForegroundColor Cyan
-        & dotnet test $TestProject -c $Configuration --no-build --nologo `
-            --results-directory $ResultsOut --logger 'trx;LogFileName=xunit.trx' --logger 'console;verbosity=normal'
+        Invoke-XunitSuite -Project $TestProject -Configuration $Configuration -ResultsDirectory $ResultsOut | Out-Host
         if ($LASTEXITCODE -ne 0) { $failedSuites.Add('xunit') }
         $trxPath = Join-Path $ResultsOut 'xunit.trx'
         if (Test-Path $trxPath) {
@@ -154,7 +160,7 @@ function Invoke-Test {
         '-SummaryPath', $summaryPath, '-ResultPath', (Join-Path $ResultsOut 'pester.xml'),
         '-PackagePath', (Join-Path $Out 'package'))
     if ($PesterFilter) { $arguments += @('-Filter', $PesterFilter) }
-    & $pwsh[0] @($pwsh | Select-Object -Skip 1) @arguments
+    Invoke-PesterSuiteChild -PwshCommand $pwsh -ArgumentList $arguments | Out-Host
     if ($LASTEXITCODE -ne 0) { $failedSuites.Add('Pester') }
     if (Test-Path $summaryPath) {
         $summary = Get-Content -LiteralPath $summaryPath -Raw | ConvertFrom-Json
@@ -172,8 +178,9 @@ function Invoke-Test {
 
 function Invoke-Sandbox {
     Invoke-Build
-    Write-Host "Starting the Kaleidoscope sandbox on 127.0.0.1:$Port (client id 'sandbox-client', secret 'sandbox-secret'); Ctrl+C stops it."
-    Invoke-Native dotnet @((Join-Path $SandboxOut 'Kalbio.Sandbox.dll'), '--port', $Port, '--seed-demo')
+    $arguments = @((Join-Path $SandboxOut 'Kalbio.Sandbox.dll'), '--port', $Port, '--seed-demo', '--guide')
+    if ($WebhookUrl) { $arguments += @('--webhook-url', $WebhookUrl, '--send-demo-event') }
+    Invoke-Native dotnet $arguments
 }
 
 function Invoke-Demo {

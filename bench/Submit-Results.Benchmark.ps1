@@ -38,9 +38,10 @@ if (-not (Test-Path $time)) { throw "GNU time is needed at $time to measure peak
 $ModulePath = (Resolve-Path $ModulePath).Path
 $SandboxPath = (Resolve-Path $SandboxPath).Path
 $child = Join-Path $PSScriptRoot 'Submit-Results.Child.ps1'
-$pwsh = if ([IO.Path]::GetFileNameWithoutExtension([Environment]::ProcessPath) -eq 'dotnet') {
-    @([Environment]::ProcessPath, (Join-Path $PSHOME 'pwsh.dll'))
-} else { @([Environment]::ProcessPath) }
+# @() around the whole if: an if statement's output is unrolled, so a one-element array would become a string.
+$pwsh = @(if ([IO.Path]::GetFileNameWithoutExtension([Environment]::ProcessPath) -eq 'dotnet') {
+    [Environment]::ProcessPath, (Join-Path $PSHOME 'pwsh.dll')
+} else { [Environment]::ProcessPath })
 
 $work = Join-Path ([IO.Path]::GetTempPath()) "kalbio-bench-$PID"
 $null = New-Item -ItemType Directory -Path $work -Force

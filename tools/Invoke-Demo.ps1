@@ -49,9 +49,10 @@ function Test-Listening([int] $Port) {
 function Step([string] $Text) { Write-Host "==> $Text" -ForegroundColor Cyan }
 
 # The path of the pwsh running this script, as a command line ('dotnet pwsh.dll' for the local tool).
-$pwsh = if ([IO.Path]::GetFileNameWithoutExtension([Environment]::ProcessPath) -eq 'dotnet') {
-    @([Environment]::ProcessPath, (Join-Path $PSHOME 'pwsh.dll'))
-} else { @([Environment]::ProcessPath) }
+# @() around the whole if: an if statement's output is unrolled, so a one-element array would become a string.
+$pwsh = @(if ([IO.Path]::GetFileNameWithoutExtension([Environment]::ProcessPath) -eq 'dotnet') {
+    [Environment]::ProcessPath, (Join-Path $PSHOME 'pwsh.dll')
+} else { [Environment]::ProcessPath })
 
 $sandbox = $null
 $workflow = $null

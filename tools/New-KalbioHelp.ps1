@@ -50,14 +50,36 @@ function Split-MarkdownSections([string] $Text, [string] $Marker) {
     return $result
 }
 
-function ConvertTo-Paragraphs([string] $Text) {
-    # Blank-line separated paragraphs; single line breaks inside a paragraph are joined.
+# Get-Help indents paragraphs by up to 8 columns and breaks longer lines wherever the width ends, even mid-word;
+# lines of at most this many characters fit a 120-column console whole.
+$HelpLineWidth = 100
+
+function ConvertTo-Paragraphs([string] $Text, [switch] $NoWrap) {
+    # Blank-line separated paragraphs; the source's own line breaks are re-wrapped to $HelpLineWidth at spaces.
     if (-not $Text) { return @() }
-    @(($Text -split "(`r?`n){2,}") | Where-Object { $_.Trim() } | ForEach-Object { ($_ -split "`r?`n" | ForEach-Object Trim) -join ' ' })
+    @(($Text -split "(`r?`n){2,}") | Where-Object { $_.Trim() } | ForEach-Object {
+        $joined = ($_ -split "`r?`n" | ForEach-Object Trim) -join ' '
+        if ($NoWrap) { $joined } else { Format-HelpLines $joined }
+    })
 }
 
-function Add-Paragraphs([System.Xml.XmlElement] $Parent, [string] $Text) {
-    foreach ($paragraph in ConvertTo-Paragraphs $Text) {
+function Format-HelpLines([string] $Paragraph) {
+    $lines = [Collections.Generic.List[string]]::new()
+    $line = ''
+    foreach ($word in $Paragraph -split ' +') {
+        if ($line -and $line.Length + 1 + $word.Length -gt $HelpLineWidth) {
+            $lines.Add($line)
+            $line = $word
+        } else {
+            $line = if ($line) { "$line $word" } else { $word }
+        }
+    }
+    if ($line) { $lines.Add($line) }
+    $lines -join "`n"
+}
+
+function Add-Paragraphs([System.Xml.XmlElement] $Parent, [string] $Text, [switch] $NoWrap) {
+    foreach ($paragraph in ConvertTo-Paragraphs $Text -NoWrap:$NoWrap) {
         $para = $Parent.AppendChild($script:xml.CreateElement('maml', 'para', $script:ns.maml))
         $para.InnerText = $paragraph
     }
@@ -104,7 +126,8 @@ foreach ($command in Get-Command -Module $module.Name -CommandType Cmdlet | Sort
     $null = $details.AppendChild((New-Element command noun $command.Noun))
     $synopsis = & $get 'SYNOPSIS'
     if (-not $synopsis) { $problems.Add("$($command.Name): no SYNOPSIS") }
-    Add-Paragraphs ($details.AppendChild((New-Element maml description))) $synopsis
+    # The synopsis is one line (Get-Help's Synopsis property); Help.Tests.ps1 checks that it fits.
+    Add-Paragraphs ($details.AppendChild((New-Element maml description))) $synopsis -NoWrap
     $description = & $get 'DESCRIPTION'
     if (-not $description) { $problems.Add("$($command.Name): no DESCRIPTION") }
     Add-Paragraphs ($node.AppendChild((New-Element maml description))) $description

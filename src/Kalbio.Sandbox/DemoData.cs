@@ -7,6 +7,9 @@ namespace Kalbio.Sandbox;
 public static class DemoData
 {
     public const string FileId = "3f6c2a9e-5b1d-4c8e-9a7f-1e2d3c4b5a60";
+
+    /// <summary>The operation the demo file is registered into by <c>--send-demo-event</c> and by the demo.</summary>
+    public const string OperationId = "a1d5e7f0-3c2b-4e8d-9f6a-7b5c4d3e2f10";
     public const string FileName = "compounds-2026-11.csv";
 
     private static readonly (string Name, string Smiles, string Supplier)[] Compounds =

@@ -10,21 +10,26 @@ namespace Kalbio.Sandbox;
 /// <summary>
 /// <c>dotnet Kalbio.Sandbox.dll [--port N | --urls http://127.0.0.1:N] [--https] [--files-dir DIR]
 /// [--client id:secret]... [--webhook-url URL] [--token-lifetime SECONDS] [--seed-demo]
-/// [--exit-on-stdin-close]</c>. Prints <c>KALBIO_SANDBOX_URL=...</c> once listening.
+/// [--exit-on-stdin-close] [--guide] [--send-demo-event]</c>. Prints <c>KALBIO_SANDBOX_URL=...</c> once listening;
+/// <c>--guide</c> then prints what a newcomer needs (build.ps1 -Task Sandbox), and <c>--send-demo-event</c> offers the
+/// demo file's registration_submitted to the webhook URL until a listener takes it.
 /// </summary>
 internal static class Program
 {
     private const string Usage =
         "usage: Kalbio.Sandbox [--port N | --urls http://127.0.0.1:N] [--https] [--files-dir DIR] " +
-        "[--client id:secret]... [--webhook-url URL] [--token-lifetime SECONDS] [--seed-demo] [--exit-on-stdin-close]";
+        "[--client id:secret]... [--webhook-url URL] [--token-lifetime SECONDS] [--seed-demo] [--exit-on-stdin-close] " +
+        "[--guide] [--send-demo-event]";
 
     public static async Task<int> Main(string[] args)
     {
         SandboxOptions options;
         bool exitOnStdinClose;
+        bool guide;
+        bool sendDemoEvent;
         try
         {
-            (options, exitOnStdinClose) = Parse(args);
+            (options, exitOnStdinClose, guide, sendDemoEvent) = Parse(args);
         }
         catch (ArgumentException ex)
         {
@@ -59,6 +64,14 @@ internal static class Program
         {
             Console.Out.WriteLine($"KALBIO_SANDBOX_URL={server.BaseUri.ToString().TrimEnd('/')}");
             Console.Out.Flush();
+            if (guide)
+            {
+                SandboxGuide.Write(Console.Out, server, options, sendDemoEvent);
+            }
+
+            Task offer = sendDemoEvent
+                ? SandboxGuide.OfferDemoEventAsync(Console.Out, server, options.WebhookUrl!, stop.Token)
+                : Task.CompletedTask;
 
             if (exitOnStdinClose)
             {
@@ -69,6 +82,14 @@ internal static class Program
             try
             {
                 await Task.Delay(Timeout.Infinite, stop.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+
+            try
+            {
+                await offer.ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {
@@ -101,10 +122,12 @@ internal static class Program
         }
     }
 
-    private static (SandboxOptions Options, bool ExitOnStdinClose) Parse(string[] args)
+    private static (SandboxOptions Options, bool ExitOnStdinClose, bool Guide, bool SendDemoEvent) Parse(string[] args)
     {
         var options = new SandboxOptions { LogToConsole = true };
         bool exitOnStdinClose = false;
+        bool guide = false;
+        bool sendDemoEvent = false;
         for (int i = 0; i < args.Length; i++)
         {
             string arg = args[i];
@@ -181,6 +204,12 @@ internal static class Program
                 case "--exit-on-stdin-close":
                     exitOnStdinClose = true;
                     break;
+                case "--guide":
+                    guide = true;
+                    break;
+                case "--send-demo-event":
+                    sendDemoEvent = true;
+                    break;
                 case "--help":
                 case "-h":
                     throw new ArgumentException("help");
@@ -189,7 +218,12 @@ internal static class Program
             }
         }
 
-        return (options, exitOnStdinClose);
+        if (sendDemoEvent && (options.WebhookUrl is null || !options.SeedDemo))
+        {
+            throw new ArgumentException("--send-demo-event needs --seed-demo and --webhook-url");
+        }
+
+        return (options, exitOnStdinClose, guide, sendDemoEvent);
     }
 
     private static int ParsePort(string text) =>

@@ -264,3 +264,35 @@ Describe 'Invoke-KalApiRequest' {
         }
     }
 }
+
+Describe 'What -Verbose and -Debug show, and what the server is told' {
+    BeforeEach {
+        Disconnect-KalApi
+        Invoke-Sandbox $script:Sandbox POST reset | Out-Null
+    }
+
+    It 'logs each response status line before its body (<Case>)' -ForEach @(
+        @{ Case = 'the token request'; Run = { Connect-TestSandbox $script:Sandbox -Extra @{ Verbose = $true; Debug = $true } } }
+        @{ Case = 'a JSON answer'; Run = { Connect-TestSandbox $script:Sandbox; Invoke-KalApiRequest GET programs/prg-1 -Verbose -Debug | Out-Null } }
+        @{ Case = 'an error answer'; Run = { Connect-TestSandbox $script:Sandbox; Invoke-KalApiRequest GET programs/nope -Verbose -Debug -ErrorAction SilentlyContinue } }
+    ) {
+        $DebugPreference = 'Continue'  # so -Debug does not ask
+        $records = @(& $Run *>&1 | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] -or $_ -is [System.Management.Automation.DebugRecord] } |
+            ForEach-Object Message)
+        $body = @(0..($records.Count - 1) | Where-Object { $records[$_] -like 'Response body:*' })
+        $status = @(0..($records.Count - 1) | Where-Object { $records[$_] -match ' -> \d{3} ' })
+        $headers = @(0..($records.Count - 1) | Where-Object { $records[$_] -match '^Response \d{3} ' })
+
+        $body.Count | Should -BeGreaterThan 0 -Because "the body is logged under -Debug: $($records -join ' | ')"
+        $status[-1] | Should -BeLessThan $body[-1] -Because 'the status line comes first'
+        $headers[-1] | Should -BeLessThan $body[-1] -Because 'the debug status and headers come before the body'
+    }
+
+    It 'the User-Agent carries the version of the PowerShell that runs the module' {
+        Connect-TestSandbox $script:Sandbox
+
+        $agent = (Invoke-Sandbox $script:Sandbox GET requests | Select-Object -First 1).headers.'user-agent'
+
+        $agent | Should -BeLike "Kalbio.PowerShell/* PowerShell/$($PSVersionTable.PSVersion) (*"
+    }
+}

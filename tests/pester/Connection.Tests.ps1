@@ -81,6 +81,8 @@ Describe 'Connect-KalApi' {
         $thrown.FullyQualifiedErrorId | Should -Be 'KalAuthenticationFailed,Kalbio.PowerShell.Commands.ConnectKalApiCommand'
         $thrown.CategoryInfo.Category | Should -Be 'AuthenticationError'
         $thrown.Exception.Message | Should -BeLike "*refused the client credentials for client id 'sandbox-client'*"
+        $thrown.ErrorDetails.RecommendedAction | Should -Be 'Check the client id and secret, then run Connect-KalApi again.'
+        "$thrown" | Should -Not -BeLike '*Check the client id*' -Because 'the recommendation is not repeated in the message'
         "$thrown $($thrown.Exception) $($thrown.ErrorDetails)" | Should -Not -BeLike '*wrong-secret-value*'
         Get-KalConnection | Should -BeNullOrEmpty
     }
@@ -108,6 +110,41 @@ Describe 'Connect-KalApi' {
         $thrown.FullyQualifiedErrorId | Should -Be 'InvalidBaseUri,Kalbio.PowerShell.Commands.ConnectKalApiCommand'
         $thrown.CategoryInfo.Category | Should -Be 'InvalidArgument'
         @(Invoke-Sandbox $script:Sandbox GET requests).Count | Should -Be 0
+    }
+
+    Context 'a server that cannot be reached' {
+        BeforeAll {
+            # A loopback port nobody listens on: connection refused, at once.
+            $probe = [Net.Sockets.TcpListener]::new([Net.IPAddress]::Loopback, 0)
+            $probe.Start(); $script:ClosedUri = "http://127.0.0.1:$($probe.LocalEndpoint.Port)"; $probe.Stop()
+        }
+
+        It 'names the base URI given with -BaseUri, the number of attempts, and recommends the sandbox address' {
+            $thrown = { Connect-KalApi -ClientId c -ClientSecret (New-TestSecret) -BaseUri $script:ClosedUri -MaximumRetryCount 2 -RetryIntervalSec 0 } |
+                Should -Throw -PassThru
+
+            $thrown.FullyQualifiedErrorId | Should -Be 'KalConnectionFailed,Kalbio.PowerShell.Commands.ConnectKalApiCommand'
+            $thrown.CategoryInfo.Category | Should -Be 'ConnectionError'
+            $thrown.Exception.Attempts | Should -Be 3
+            $message = "$thrown"
+            $message | Should -BeLike "*could not reach the server at $script:ClosedUri/ after 3 attempts*"
+            $message | Should -BeLike '*the base URI was given with -BaseUri*'
+            $thrown.ErrorDetails.RecommendedAction | Should -BeLike '*-BaseUri http://127.0.0.1:5080*'
+            $message | Should -Not -BeLike '*127.0.0.1:5080*' -Because 'the recommendation is not repeated in the message'
+        }
+
+        It 'names KALEIDOSCOPE_API_URL when the base URI came from it' {
+            $saved = $env:KALEIDOSCOPE_API_URL
+            try {
+                $env:KALEIDOSCOPE_API_URL = $script:ClosedUri
+                $thrown = { Connect-KalApi -ClientId c -ClientSecret (New-TestSecret) -MaximumRetryCount 0 } | Should -Throw -PassThru
+            } finally {
+                $env:KALEIDOSCOPE_API_URL = $saved
+            }
+
+            "$thrown" | Should -BeLike "*could not reach the server at $script:ClosedUri/ after 1 attempt (*"
+            "$thrown" | Should -BeLike '*the base URI comes from KALEIDOSCOPE_API_URL*'
+        }
     }
 
     It 'sends -AdditionalHeader with the token request' {

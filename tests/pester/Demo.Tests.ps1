@@ -5,12 +5,22 @@ BeforeAll {
 }
 
 Describe 'The end-to-end demo (build.ps1 -Task Demo after the build)' {
-    It 'receives the event, downloads, validates, submits 8 matched and 4 not found, shows the registration and exits 0' {
+    # 'native' is the pwsh executable next to pwsh.dll, as a user with PowerShell installed runs it; the driver starts
+    # the workflow with whichever pwsh runs it, so both ways must work.
+    It 'receives the event, downloads, validates, submits 8 matched and 4 not found, shows the registration and exits 0 (<Kind> pwsh)' -ForEach @(
+        @{ Kind = 'dotnet' }, @{ Kind = 'native' }
+    ) {
         $driver = Join-Path $script:Root 'tools/Invoke-Demo.ps1'
-        $script = "& '$driver' -ModulePath '$env:KALBIO_TEST_MODULE' -SandboxPath '$env:KALBIO_TEST_SANDBOX'"
+        $script = "`$ErrorActionPreference = 'Stop'; & '$driver' -ModulePath '$env:KALBIO_TEST_MODULE' -SandboxPath '$env:KALBIO_TEST_SANDBOX'"
 
         # Invoke-ChildPwsh throws when the demo exits non-zero.
-        $output = Invoke-ChildPwsh -Script $script
+        $output = if ($Kind -eq 'native') {
+            $native = Join-Path $PSHOME 'pwsh'
+            Test-Path -LiteralPath $native -PathType Leaf | Should -BeTrue -Because "the pinned PowerShell package has its native pwsh at $native"
+            Invoke-ChildPwsh -Script $script -PwshPath $native
+        } else {
+            Invoke-ChildPwsh -Script $script
+        }
         $text = $output -join "`n"
 
         $text | Should -Match 'Event registration_submitted: file compounds-2026-11\.csv \(3f6c2a9e-5b1d-4c8e-9a7f-1e2d3c4b5a60\)'
@@ -83,5 +93,76 @@ Describe 'examples/Invoke-RegistrationWorkflow.ps1 when a file fails validation'
             if (-not $process.HasExited) { $process.Kill($true) }
             $process.Dispose()
         }
+    }
+}
+
+Describe 'Trying it locally: the sandbox as build.ps1 -Task Sandbox starts it, and the README quick start against it' {
+    BeforeAll {
+        $probe = [Net.Sockets.TcpListener]::new([Net.IPAddress]::Loopback, 0)
+        $probe.Start(); $script:ListenPort = $probe.LocalEndpoint.Port; $probe.Stop()
+        $script:WebhookUrl = "http://127.0.0.1:$script:ListenPort/kaleidoscope/events"
+        # The arguments build.ps1 -Task Sandbox -WebhookUrl passes (with a free port instead of 5080).
+        $script:Sandbox = Start-TestSandbox -ArgumentList '--seed-demo', '--guide', '--webhook-url', $script:WebhookUrl, '--send-demo-event'
+        $script:Guide = @(while ($true) {
+                $line = $script:Sandbox.Process.StandardOutput.ReadLine()
+                if ($null -eq $line) { break }
+                $line
+                if ($line -like 'Control endpoints*') { break }
+            })
+    }
+
+    AfterAll {
+        if ($script:Sandbox) { Stop-TestSandbox $script:Sandbox }
+    }
+
+    It 'prints the credentials, the seeded file id, the operation id, the line to connect with and where the event goes' {
+        $text = $script:Guide -join "`n"
+        $text | Should -Match 'client secret\s+sandbox-secret'
+        $text | Should -Match 'seeded file id\s+3f6c2a9e-5b1d-4c8e-9a7f-1e2d3c4b5a60 \(compounds-2026-11\.csv, 12 records\)'
+        $text | Should -Match 'operation id\s+a1d5e7f0-3c2b-4e8d-9f6a-7b5c4d3e2f10'
+        $text | Should -Match ([regex]::Escape("Connect-KalApi -ClientId sandbox-client -ClientSecret (Read-Host -AsSecureString 'Client secret') -BaseUri $($script:Sandbox.Uri)"))
+        $text | Should -Match ([regex]::Escape("registration_submitted for compounds-2026-11.csv goes to $script:WebhookUrl"))
+        $text | Should -Match 'docs/sandbox\.md'
+    }
+
+    It 'runs the README quick start as written: it receives the event, downloads, submits 12 results, 4 not found' {
+        $readme = Get-Content -LiteralPath (Join-Path $script:Root 'README.md') -Raw
+        $readme -match '(?s)## Quick start[^\n]*\n.*?```powershell\r?\n(.*?)\r?\n```' | Should -BeTrue
+        # Only the listener's port differs from the README: 8080 may be taken on a shared machine.
+        $quickStart = $Matches[1] -replace '-Port 8080\b', "-Port $script:ListenPort"
+        $work = Join-Path $TestDrive 'examples'
+        $null = New-Item -ItemType Directory -Path $work
+        Copy-Item -LiteralPath (Join-Path $script:Root 'examples/registry.csv') -Destination $work
+        # As README's "Trying it locally" says, in the examples folder; Read-Host stands in for typing the secret.
+        $script = @"
+`$ErrorActionPreference = 'Stop'
+Import-Module '$env:KALBIO_TEST_MODULE'
+`$env:KALEIDOSCOPE_API_URL = '$($script:Sandbox.Uri)'
+`$clientId = 'sandbox-client'
+function Read-Host { param([string] `$Prompt, [switch] `$AsSecureString) ConvertTo-SecureString 'sandbox-secret' -AsPlainText -Force }
+$quickStart
+"@
+
+        $output = Invoke-ChildPwsh -Script $script -WorkingDirectory $work
+
+        ($output -join "`n") | Should -Match 'a1d5e7f0-3c2b-4e8d-9f6a-7b5c4d3e2f10'
+        Join-Path $work 'inbox/compounds-2026-11.csv' | Should -Exist
+        $registration = Invoke-Sandbox $script:Sandbox GET registrations | Where-Object file_id -EQ '3f6c2a9e-5b1d-4c8e-9a7f-1e2d3c4b5a60'
+        $registration.status | Should -Be 'completed'
+        @($registration.record_errors | Where-Object status -EQ 'not_found').Count | Should -Be 4
+        (Invoke-Sandbox $script:Sandbox GET submissions).record_count | Should -Be 12
+    }
+
+    It 'docs/sandbox.md documents every control endpoint, and about_Kalbio has a "Trying it locally" section' {
+        $source = Get-Content -LiteralPath (Join-Path $script:Root 'src/Kalbio.Sandbox/ControlEndpoints.cs') -Raw
+        $endpoints = [regex]::Matches($source, 'case "(GET|POST|DELETE)" when path\.Matches\(1, "([^"]+)"') |
+            ForEach-Object { "$($_.Groups[1].Value) /_sandbox/$($_.Groups[2].Value -replace '\{\}', '{id}')" }
+        $endpoints.Count | Should -BeGreaterThan 10
+        $doc = Get-Content -LiteralPath (Join-Path $script:Root 'docs/sandbox.md') -Raw
+        foreach ($endpoint in $endpoints) {
+            $method, $path = $endpoint -split ' '
+            $doc | Should -Match "$method $([regex]::Escape($path))\b" -Because "docs/sandbox.md should document $endpoint"
+        }
+        (Get-Help about_Kalbio | Out-String) | Should -Match '(?s)TRYING IT LOCALLY.*build\.ps1 -Task Sandbox -WebhookUrl'
     }
 }

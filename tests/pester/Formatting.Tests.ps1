@@ -57,3 +57,63 @@ Describe 'Default output' {
         $text | Should -Match 'a\.csv'
     }
 }
+
+Describe 'Table labels and dates' {
+    BeforeAll {
+        $script:Sandbox = Start-TestSandbox
+        $script:DatePattern = '\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} [+-]\d{2}:\d{2}'
+        $script:Connection = Connect-TestSandbox $script:Sandbox -PassThru
+        $script:At = [DateTimeOffset]::new(2026, 11, 29, 14, 5, 6, [TimeSpan]::FromHours(1))
+        $script:Registration = [Kalbio.PowerShell.Model.RegistrationFile]@{ OperationId = 'op-1'; FileId = 'f-1'; Status = 'completed'; CreatedAt = $script:At; UpdatedAt = $script:At }
+        $script:Submission = [Kalbio.PowerShell.Model.KalResultSubmission]::new('op-1', 'f-1', 'completed', 1200, 3000, [TimeSpan]::FromSeconds(1.5), $script:At)
+    }
+
+    AfterAll {
+        Disconnect-KalApi
+        if ($script:Sandbox) { Stop-TestSandbox $script:Sandbox }
+    }
+
+    # The webhook event's view is reworked separately (issue 12 item 8) and is left out here.
+    It 'every column of the <TypeName> table is labelled with the property name Select-Object needs' -ForEach @(
+        $script:KalbioOutputTypes | Where-Object { $_.TypeName -ne 'Kalbio.PowerShell.Model.RegistrationEvent' }
+    ) {
+        $type = [Kalbio.PowerShell.Commands.KalCmdlet].Assembly.GetType($TypeName, $true)
+        $table = @(Get-FormatData -TypeName $TypeName -PowerShellVersion $PSVersionTable.PSVersion).FormatViewDefinition |
+            Where-Object { $_.Control -is [System.Management.Automation.TableControl] } | Select-Object -First 1
+        $labels = @($table.Control.Headers.Label)
+        $labels.Count | Should -BeGreaterThan 0
+        foreach ($label in $labels) {
+            $type.GetProperty($label) | Should -Not -BeNullOrEmpty -Because "the column '$label' should name a property of $TypeName"
+        }
+    }
+
+    It 'shows the connection''s table columns under the names Select-Object takes' {
+        $text = $script:Connection | Format-Table | Out-String -Width 250
+        $text | Should -Match 'MaximumRetryCount'
+        $text | Should -Match "TokenExpiresAt[\s\S]*$script:DatePattern"
+        ($script:Connection | Select-Object MaximumRetryCount).MaximumRetryCount | Should -Be 3
+    }
+
+    It 'shows dates the same way, with the offset, in the <Case>' -ForEach @(
+        @{ Case = 'connection table'; Show = { $script:Connection | Format-Table | Out-String -Width 250 }; Pattern = $null }
+        @{ Case = 'connection list'; Show = { $script:Connection | Format-List | Out-String -Width 250 }; Pattern = '(?m)^ConnectedAt\s+: ' }
+        @{ Case = 'registration list'; Show = { $script:Registration | Format-List | Out-String -Width 250 }; Pattern = '(?m)^CreatedAt\s+: 2026-11-29 14:05:06 \+01:00\s*$' }
+        @{ Case = 'submission list'; Show = { $script:Submission | Format-List | Out-String -Width 250 }; Pattern = '(?m)^SubmittedAt\s+: 2026-11-29 14:05:06 \+01:00\s*$' }
+    ) {
+        $text = & $Show
+        $text | Should -Match $script:DatePattern
+        if ($Pattern) { $text | Should -Match $Pattern }
+    }
+
+    It 'lists every property of the <Name> in its list view' -ForEach @(
+        @{ Name = 'connection'; Object = { $script:Connection } }
+        @{ Name = 'registration'; Object = { $script:Registration } }
+        @{ Name = 'submission'; Object = { $script:Submission } }
+    ) {
+        $object = & $Object
+        $text = $object | Format-List | Out-String -Width 250
+        foreach ($property in $object.PSObject.Properties.Name) {
+            $text | Should -Match "(?m)^$property\s+:" -Because "Format-List should still show $property"
+        }
+    }
+}

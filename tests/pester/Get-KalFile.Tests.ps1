@@ -97,6 +97,77 @@ Describe 'Get-KalFile' {
             $files.Name | Should -Be @('f1', 'f3')
             (Get-ApiRequest).path | Should -Be @('/files/f1', '/files/f3')
         }
+
+        It '-FileId takes several ids, by position as well as by name' {
+            Add-SandboxFile -Id 'f3' -Content 'third' | Out-Null
+
+            $byPosition = Get-KalFile f1, f3 (Join-Path $script:Folder 'a')
+            $byName = Get-KalFile -FileId f3, f1 -Destination (Join-Path $script:Folder 'b')
+
+            $byPosition.Name | Should -Be @('f1', 'f3')
+            $byName.Name | Should -Be @('f3', 'f1')
+            (Get-ApiRequest).path | Should -Be @('/files/f1', '/files/f3', '/files/f3', '/files/f1')
+        }
+
+        It 'refuses -FileName with several ids before sending anything' {
+            $thrown = { Get-KalFile f1, f3 -FileName data.csv -Destination $script:Folder } | Should -Throw -PassThru
+
+            $thrown.FullyQualifiedErrorId | Should -Be 'FileNameWithSeveralIds,Kalbio.PowerShell.Commands.GetKalFileCommand'
+            $thrown.CategoryInfo.Category | Should -Be 'InvalidArgument'
+            Get-ApiRequest | Should -BeNullOrEmpty
+        }
+
+        It 'an object without FileId, file_id or file_url (<Case>) is a clear error before any request, and the pipeline goes on' -ForEach @(
+            @{ Case = 'a CSV row'; Make = { "record_id,smiles`nrec-1,CCO`n" | ConvertFrom-Csv } }
+            @{ Case = 'only a file name'; Make = { [pscustomobject]@{ file_name = 'x.csv' } } }
+            @{ Case = 'a hashtable'; Make = { @{ file_id = 'f1' } } }
+        ) {
+            $objects = @(& $Make) + @([pscustomobject]@{ file_id = 'f1' })
+
+            $files = $objects | Get-KalFile -Destination $script:Folder -ErrorVariable failures -ErrorAction SilentlyContinue
+
+            $files.Name | Should -Be 'f1'
+            $failures | Should -HaveCount 1
+            $failures[0].FullyQualifiedErrorId | Should -Be 'FileIdMissing,Kalbio.PowerShell.Commands.GetKalFileCommand'
+            $failures[0].CategoryInfo.Category | Should -Be 'InvalidArgument'
+            $failures[0].Exception.Message | Should -BeLike '*has no FileId, file_id or file_url property*'
+            (Get-ApiRequest).path | Should -Be '/files/f1' -Because 'nothing is requested for the object without an id'
+        }
+
+        It 'an object with only a file_url downloads it, named after the last segment of the URL' {
+            $file = [pscustomobject]@{ file_url = "$($script:Sandbox.Uri)/files/f1" } | Get-KalFile -Destination $script:Folder
+
+            $file.Name | Should -Be 'f1'
+            (Get-ApiRequest).path | Should -Be '/files/f1'
+        }
+
+        It 'without any id at all it stops with FileIdMissing' {
+            { Get-KalFile -Destination $script:Folder } | Should -Throw -ErrorId 'FileIdMissing,Kalbio.PowerShell.Commands.GetKalFileCommand'
+            Get-ApiRequest | Should -BeNullOrEmpty
+        }
+    }
+
+    Context 'a destination that looks like a file name' {
+        It 'warns that -Destination is a folder when a new destination has a file extension, and names -FileName' {
+            $destination = Join-Path $script:Folder 'newdir/out.csv'
+
+            $file = Get-KalFile f1 -Destination $destination -WarningVariable warnings -WarningAction SilentlyContinue
+
+            $warnings | Should -HaveCount 1
+            "$($warnings[0])" | Should -BeLike "*'out.csv'*folder*-FileName*"
+            $file.FullName | Should -Be (Join-Path $destination 'f1') -Because 'the folder is still created as asked'
+        }
+
+        It 'does not warn for an existing folder, or a new one without an extension' {
+            $existing = Join-Path $script:Folder 'v1.2'
+            $null = New-Item -ItemType Directory -Path $existing
+
+            Get-KalFile f1 -Destination $existing -WarningVariable first -WarningAction SilentlyContinue | Out-Null
+            Get-KalFile f1 -Destination (Join-Path $script:Folder 'incoming') -WarningVariable second -WarningAction SilentlyContinue | Out-Null
+
+            $first | Should -BeNullOrEmpty
+            $second | Should -BeNullOrEmpty
+        }
     }
 
     Context 'file_url and the access token' {

@@ -10,7 +10,9 @@ param(
     [Parameter(Mandatory)] [string] $SummaryPath,
     [Parameter(Mandatory)] [string] $ResultPath,
     [Parameter(Mandatory)] [string] $PackagePath,
-    [string] $Filter
+    [string] $Filter,
+    # The folder of *.Tests.ps1 files; this script's own by default.
+    [string] $TestPath = $PSScriptRoot
 )
 
 $ErrorActionPreference = 'Stop'
@@ -26,7 +28,7 @@ $env:KALBIO_TEST_PACKAGES = (Resolve-Path $PackagePath).Path
 # A developer's own credentials must never leak into the tests.
 Remove-Item Env:KALEIDOSCOPE_API_CLIENT_ID, Env:KALEIDOSCOPE_API_CLIENT_SECRET, Env:KALEIDOSCOPE_API_URL -ErrorAction SilentlyContinue
 
-$paths = Get-ChildItem -LiteralPath $PSScriptRoot -Filter *.Tests.ps1 |
+$paths = Get-ChildItem -LiteralPath $TestPath -Filter *.Tests.ps1 |
     Where-Object { -not $Filter -or $_.Name -like "*$Filter*" } |
     ForEach-Object FullName
 

@@ -98,7 +98,7 @@ Describe 'The registration lifecycle cmdlets' {
             $text = Get-KalRegistration op-1 | Out-String -Width 120
 
             $text | Should -Match 'Operation: op-1'
-            $text | Should -Match 'FileId\s+Status\s+Errors\s+Message'
+            $text | Should -Match 'FileId\s+Status\s+RecordErrors\s+Message'
             $text | Should -Match 'f1\s+failed\s+1 Registry offline'
             ((Get-KalRegistration op-1).RecordErrors | Out-String) | Should -Match 'r1\s+error\s+Registry offline'
         }

@@ -160,7 +160,7 @@ Describe 'Submit-KalRegistrationResult: the JSON body the sandbox receives' {
         $summary | Should -BeOfType ([Kalbio.PowerShell.Model.KalResultSubmission])
         $summary.RecordCount | Should -Be 1
         $summary.Bytes | Should -Be ([Text.Encoding]::UTF8.GetByteCount('{"status":"success","records":[{"record_id":"r1","status":"matched"}]}'))
-        ($summary | Format-Table | Out-String) | Should -Match 'Records\s+Size\s+Elapsed'
+        ($summary | Format-Table | Out-String) | Should -Match 'RecordCount\s+Bytes\s+Elapsed'
     }
 }
 

@@ -367,8 +367,8 @@ Describe 'Bad input is refused with a stable ErrorId and a message that says wha
 
             $files.Name | Should -Be 'f1'
             $failures | Should -HaveCount 1
-            $failures[0].FullyQualifiedErrorId | Should -Be 'ParameterArgumentValidationErrorEmptyStringNotAllowed,Kalbio.PowerShell.Commands.GetKalFileCommand'
-            $failures[0].Exception.Message | Should -BeLike "*'FileId'*empty string*"
+            $failures[0].FullyQualifiedErrorId | Should -Be 'InvalidId,Kalbio.PowerShell.Commands.GetKalFileCommand'
+            $failures[0].Exception.Message | Should -BeLike 'FileId is empty*'
             (Get-AnyRequest).path | Should -Be '/files/f1'
         }
 
@@ -537,6 +537,17 @@ Describe 'Bad input is refused with a stable ErrorId and a message that says wha
 
                 $thrown.FullyQualifiedErrorId | Should -Be 'IncompleteEnvironmentCredentials,Kalbio.PowerShell.Commands.GetKalFileCommand'
                 $thrown.Exception.Message | Should -Be 'KALEIDOSCOPE_API_CLIENT_ID is set but KALEIDOSCOPE_API_CLIENT_SECRET is not. Set both, or run Connect-KalApi.'
+                Get-AnyRequest | Should -BeNullOrEmpty
+            }
+
+            It 'Connect-KalApi with only KALEIDOSCOPE_API_CLIENT_SECRET set says to set both or pass -ClientId and -ClientSecret' {
+                $env:KALEIDOSCOPE_API_CLIENT_SECRET = 'sandbox-secret'
+                $env:KALEIDOSCOPE_API_URL = $script:Sandbox.Uri
+
+                $thrown = { Connect-KalApi } | Should -Throw -PassThru
+
+                $thrown.FullyQualifiedErrorId | Should -Be 'IncompleteEnvironmentCredentials,Kalbio.PowerShell.Commands.ConnectKalApiCommand'
+                $thrown.Exception.Message | Should -Be 'KALEIDOSCOPE_API_CLIENT_SECRET is set but KALEIDOSCOPE_API_CLIENT_ID is not. Set both, or pass -ClientId and -ClientSecret.'
                 Get-AnyRequest | Should -BeNullOrEmpty
             }
 

@@ -72,13 +72,14 @@ function Connect-TestSandbox {
 
 <#
 .SYNOPSIS
-    Runs a script in a fresh pwsh (this same PowerShell), with extra environment variables; returns its output
-    lines and throws when it fails.
+    Runs a script in a fresh pwsh (this same PowerShell, or the executable -PwshPath), with extra environment
+    variables; returns its output lines and throws when it fails.
 #>
 function Invoke-ChildPwsh {
-    param([Parameter(Mandatory)] [string] $Script, [string[]] $ArgumentList = @(), [hashtable] $Environment = @{}, [string] $WorkingDirectory = $PWD.ProviderPath)
-    $start = [Diagnostics.ProcessStartInfo]::new([Environment]::ProcessPath)
-    if ([IO.Path]::GetFileNameWithoutExtension([Environment]::ProcessPath) -eq 'dotnet') {
+    param([Parameter(Mandatory)] [string] $Script, [string[]] $ArgumentList = @(), [hashtable] $Environment = @{}, [string] $WorkingDirectory = $PWD.ProviderPath,
+        [string] $PwshPath)
+    $start = [Diagnostics.ProcessStartInfo]::new($(if ($PwshPath) { $PwshPath } else { [Environment]::ProcessPath }))
+    if (-not $PwshPath -and [IO.Path]::GetFileNameWithoutExtension([Environment]::ProcessPath) -eq 'dotnet') {
         $start.ArgumentList.Add((Join-Path $PSHOME 'pwsh.dll'))
     }
     $scriptFile = Join-Path ([IO.Path]::GetTempPath()) "kalbio-child-$([guid]::NewGuid()).ps1"

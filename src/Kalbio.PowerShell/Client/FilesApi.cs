@@ -28,10 +28,15 @@ namespace Kalbio.PowerShell.Client
         /// The request for one file: <paramref name="fileUrl"/> when given (absolute, or relative to the API base),
         /// else <c>/activities/{activityId}/file/{fileId}</c> when an activity is given, else <c>/files/{fileId}</c>.
         /// The pipeline sends the token only if the address is on the API's own scheme, host and port.
+        /// <paramref name="fileId"/> may be null only when a file URL is given.
         /// </summary>
-        public static KalRequest DownloadRequest(KalConnection connection, string fileId, string? activityId, string? fileUrl)
+        public static KalRequest DownloadRequest(KalConnection connection, string? fileId, string? activityId, string? fileUrl)
         {
-            KalIds.Validate(fileId, "FileId");
+            if (fileId != null || string.IsNullOrEmpty(fileUrl))
+            {
+                KalIds.Validate(fileId, "FileId");
+            }
+
             if (!string.IsNullOrEmpty(fileUrl))
             {
                 return new KalRequest(HttpMethod.Get, ParseFileUrl(fileUrl!, connection.BaseUri));
@@ -65,6 +70,13 @@ namespace Kalbio.PowerShell.Client
             }
 
             return CheckFileName(name, $"The file name '{Printable(fileName)}' cannot be used", "Give another -FileName.");
+        }
+
+        /// <summary>The last segment of a file URL's path, unescaped: the name a file fetched by URL alone is saved under.</summary>
+        public static string LastSegment(Uri uri)
+        {
+            string path = uri.AbsolutePath;
+            return Uri.UnescapeDataString(path.Substring(path.LastIndexOf('/') + 1));
         }
 
         /// <summary>The full path of <paramref name="name"/> in <paramref name="folder"/>, never anywhere else.</summary>

@@ -17,6 +17,9 @@ namespace Kalbio.PowerShell.Client
 
         public Uri BaseUri { get; set; } = new Uri(DefaultBaseUri);
 
+        /// <summary>Where <see cref="BaseUri"/> came from, so a failure to reach it can say so.</summary>
+        public BaseUriSource BaseUriSource { get; set; } = BaseUriSource.Default;
+
         public string ClientId { get; set; } = string.Empty;
 
         public string ClientSecret { get; set; } = string.Empty;
@@ -55,9 +58,9 @@ namespace Kalbio.PowerShell.Client
 
         /// <summary>
         /// Options from KALEIDOSCOPE_API_CLIENT_ID, KALEIDOSCOPE_API_CLIENT_SECRET and KALEIDOSCOPE_API_URL; null when
-        /// neither credential variable is set.
+        /// neither credential variable is set. <paramref name="otherwise"/> completes "Set both, or ..." when only one is.
         /// </summary>
-        public static KalConnectionOptions? FromEnvironment()
+        public static KalConnectionOptions? FromEnvironment(string otherwise = "run Connect-KalApi")
         {
             string? clientId = Environment.GetEnvironmentVariable(ClientIdVariable);
             string? clientSecret = Environment.GetEnvironmentVariable(ClientSecretVariable);
@@ -70,15 +73,31 @@ namespace Kalbio.PowerShell.Client
             {
                 string missing = string.IsNullOrEmpty(clientId) ? ClientIdVariable : ClientSecretVariable;
                 string present = string.IsNullOrEmpty(clientId) ? ClientSecretVariable : ClientIdVariable;
-                throw new KalInputException("IncompleteEnvironmentCredentials", $"{present} is set but {missing} is not. Set both, or run Connect-KalApi.", missing);
+                throw new KalInputException("IncompleteEnvironmentCredentials", $"{present} is set but {missing} is not. Set both, or {otherwise}.", missing);
             }
 
-            return new KalConnectionOptions
+            var options = new KalConnectionOptions { ClientId = clientId!, ClientSecret = clientSecret! };
+            options.UseBaseUriFromEnvironment();
+            return options;
+        }
+
+        /// <summary>Sets the base URI from KALEIDOSCOPE_API_URL, or the default when it is not set.</summary>
+        public void UseBaseUriFromEnvironment()
+        {
+            string? url = Environment.GetEnvironmentVariable(BaseUriVariable);
+            BaseUri = ParseBaseUri(string.IsNullOrEmpty(url) ? DefaultBaseUri : url);
+            BaseUriSource = string.IsNullOrEmpty(url) ? BaseUriSource.Default : BaseUriSource.Environment;
+        }
+
+        /// <summary>Where the base URI came from, in words, e.g. "the base URI comes from KALEIDOSCOPE_API_URL".</summary>
+        public string DescribeBaseUriSource()
+        {
+            switch (BaseUriSource)
             {
-                ClientId = clientId!,
-                ClientSecret = clientSecret!,
-                BaseUri = ParseBaseUri(Environment.GetEnvironmentVariable(BaseUriVariable) is { Length: > 0 } url ? url : DefaultBaseUri),
-            };
+                case BaseUriSource.Parameter: return "the base URI was given with -BaseUri";
+                case BaseUriSource.Environment: return $"the base URI comes from {BaseUriVariable}";
+                default: return $"the base URI is the default, as neither -BaseUri nor {BaseUriVariable} was given";
+            }
         }
 
         /// <summary>Reads the base URI the way users write it, with a clear error for anything that is not an absolute http(s) URI.</summary>
@@ -118,5 +137,13 @@ namespace Kalbio.PowerShell.Client
             string left = uri.GetLeftPart(UriPartial.Path);
             return new Uri(left.EndsWith("/", StringComparison.Ordinal) ? left : left + "/");
         }
+    }
+
+    /// <summary>Where a connection's base URI came from.</summary>
+    public enum BaseUriSource
+    {
+        Default,
+        Environment,
+        Parameter,
     }
 }

@@ -88,15 +88,14 @@ namespace Kalbio.PowerShell.Client
                     using (response)
                     {
                         int status = (int)response.StatusCode;
+                        // The status line first: the body (logged under -Debug while it is read) belongs after it.
+                        LogOutcome(log, method, uri, response, stopwatch, retry);
                         if (status >= 200 && status < 300)
                         {
-                            T result = await onSuccess(response, timeout).ConfigureAwait(false);
-                            LogOutcome(log, method, uri, response, stopwatch, retry);
-                            return result;
+                            return await onSuccess(response, timeout).ConfigureAwait(false);
                         }
 
                         KalApiException failure = await CreateFailureAsync(method, uri, response, timeout, log).ConfigureAwait(false);
-                        LogOutcome(log, method, uri, response, stopwatch, retry);
 
                         if (status == 401 && usedToken != null && !tokenRenewed && _tokens != null)
                         {
@@ -127,7 +126,7 @@ namespace Kalbio.PowerShell.Client
                 }
                 catch (Exception ex) when (ex is OperationCanceledException || ex is HttpRequestException || ex is IOException)
                 {
-                    KalApiException failure = CreateTransportFailure(method, uri, ex);
+                    KalApiException failure = CreateTransportFailure(method, uri, ex, attempts: null);
                     bool retriable = request.RetryMode == RetryMode.Idempotent
                         ? failure.Kind != KalErrorKind.Network || !IsTlsFailure(ex)
                         : NeverReachedServer(ex);
@@ -138,6 +137,7 @@ namespace Kalbio.PowerShell.Client
                         continue;
                     }
 
+                    failure = CreateTransportFailure(method, uri, ex, attempts: retry + 1);
                     failure.Attempts = retry + 1;
                     throw failure;
                 }
@@ -276,7 +276,7 @@ namespace Kalbio.PowerShell.Client
 
             if (log.IsDebugEnabled)
             {
-                var text = new StringBuilder("Response headers:");
+                var text = new StringBuilder($"Response {(int)response.StatusCode} {response.ReasonPhrase}; headers:");
                 foreach (KeyValuePair<string, IEnumerable<string>> header in response.Headers.Concat(response.Content?.Headers ?? Enumerable.Empty<KeyValuePair<string, IEnumerable<string>>>()))
                 {
                     text.AppendLine().Append("  ").Append(header.Key).Append(": ").Append(_redactor.RedactHeader(header.Key, string.Join(", ", header.Value)));
@@ -328,7 +328,11 @@ namespace Kalbio.PowerShell.Client
                 RetryPolicy.ParseRetryAfter(response));
         }
 
-        private KalApiException CreateTransportFailure(HttpMethod method, Uri uri, Exception ex)
+        /// <summary>
+        /// The failure for an exception from the transport. <paramref name="attempts"/> is given for the final failure,
+        /// whose message then says how many attempts were made.
+        /// </summary>
+        private KalApiException CreateTransportFailure(HttpMethod method, Uri uri, Exception ex, int? attempts)
         {
             string request = $"{method} {Describe(uri)}";
             if (ex is OperationCanceledException)
@@ -351,13 +355,14 @@ namespace Kalbio.PowerShell.Client
                     innerException: ex);
             }
 
-            string what = ex is IOException ? "the connection broke off while reading the response" : "could not reach the server";
-            return new KalApiException(
-                KalErrorKind.Network,
-                method.Method,
-                Describe(uri),
-                $"{request} failed: {what} ({_redactor.Redact(Innermost(ex).Message)}).",
-                innerException: ex);
+            string tries = attempts is int count ? $" after {count} {(count == 1 ? "attempt" : "attempts")}" : string.Empty;
+            string cause = _redactor.Redact(Innermost(ex).Message);
+            string message = ex is IOException
+                ? $"{request} failed: the connection broke off while reading the response{tries} ({cause})."
+                : IsApiOrigin(uri)
+                    ? $"{request} failed: could not reach the server at {_options.BaseUri}{tries} ({cause}); {_options.DescribeBaseUriSource()}."
+                    : $"{request} failed: could not reach the server{tries} ({cause}).";
+            return new KalApiException(KalErrorKind.Network, method.Method, Describe(uri), message, innerException: ex);
         }
 
         private static bool NeverReachedServer(Exception ex)

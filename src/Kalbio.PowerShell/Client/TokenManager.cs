@@ -133,7 +133,7 @@ namespace Kalbio.PowerShell.Client
                     KalErrorKind.Authentication,
                     ex.Method,
                     ex.RequestPath,
-                    $"The API at {_options.BaseUri} refused the client credentials for client id '{_options.ClientId}' ({ex.StatusCode}{(ex.ServerMessage is null ? string.Empty : ": " + ex.ServerMessage)}). Check the client id and secret.",
+                    $"The API at {_options.BaseUri} refused the client credentials for client id '{_options.ClientId}' ({ex.StatusCode}{(ex.ServerMessage is null ? string.Empty : ": " + ex.ServerMessage)}).",
                     ex.StatusCode,
                     ex.ServerMessage,
                     ex.ResponseBody,

@@ -102,7 +102,7 @@ namespace Kalbio.PowerShell.Commands
             KalConnectionOptions options;
             if (ParameterSetName == EnvironmentSet)
             {
-                options = KalConnectionOptions.FromEnvironment()
+                options = KalConnectionOptions.FromEnvironment(otherwise: "pass -ClientId and -ClientSecret")
                     ?? throw new KalInputException(
                         "MissingCredentials",
                         $"No credentials: give -ClientId and -ClientSecret, or -Credential, or set {KalConnectionOptions.ClientIdVariable} and {KalConnectionOptions.ClientSecretVariable}.",
@@ -114,13 +114,17 @@ namespace Kalbio.PowerShell.Commands
                 {
                     ClientId = ParameterSetName == CredentialSet ? Credential!.UserName : ClientId,
                     ClientSecret = new NetworkCredential(string.Empty, ParameterSetName == CredentialSet ? Credential!.Password : ClientSecret).Password,
-                    BaseUri = KalConnectionOptions.ParseBaseUri(Environment.GetEnvironmentVariable(KalConnectionOptions.BaseUriVariable) is { Length: > 0 } fromEnvironment ? fromEnvironment : KalConnectionOptions.DefaultBaseUri),
                 };
+                if (BaseUri is null)
+                {
+                    options.UseBaseUriFromEnvironment();
+                }
             }
 
             if (BaseUri != null)
             {
                 options.BaseUri = KalConnectionOptions.ParseBaseUri(BaseUri);
+                options.BaseUriSource = BaseUriSource.Parameter;
             }
 
             options.SkipCertificateCheck = SkipCertificateCheck.IsPresent;

@@ -21,10 +21,17 @@ namespace Kalbio.PowerShell.Commands
         private string? _folder;
         private bool _folderCreated;
 
-        /// <summary>The id of the file to download; also the file name unless -FileName is given.</summary>
-        [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+        /// <summary>The ids of the files to download; each is also its file name unless -FileName is given.</summary>
+        [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
         [Alias("file_id")]
-        public string FileId { get; set; } = string.Empty;
+        public string[]? FileId { get; set; }
+
+        /// <summary>
+        /// Whatever is piped in. A string is a file id; any other object must bring its id by property name
+        /// (FileId/file_id, or file_url), so an object's text never becomes an id.
+        /// </summary>
+        [Parameter(ValueFromPipeline = true, DontShow = true)]
+        public PSObject? InputObject { get; set; }
 
         /// <summary>The name to save the file under; only its last path segment is used.</summary>
         [Parameter(ValueFromPipelineByPropertyName = true)]
@@ -56,30 +63,106 @@ namespace Kalbio.PowerShell.Commands
 
         protected override void ProcessRecord()
         {
+            string?[] ids = IdsOfThisRecord();
+            if (ids.Length > 1 && !string.IsNullOrEmpty(FileName))
+            {
+                ThrowTerminatingError(KalErrors.Create(
+                    "FileNameWithSeveralIds",
+                    ErrorCategory.InvalidArgument,
+                    $"-FileName '{FileName}' names one file, but {ids.Length} file ids were given. Download them one at a time to name each, or leave out -FileName to save each under its id.",
+                    FileName));
+            }
+
             KalConnection connection = ResolvedConnection;
+            foreach (string? id in ids)
+            {
+                Download(connection, id);
+            }
+        }
+
+        /// <summary>The ids to download for this pipeline item: -FileId, a piped string, or none when only a file_url is given.</summary>
+        private string?[] IdsOfThisRecord()
+        {
+            if (FileId != null && FileId.Length > 0)
+            {
+                return FileId;
+            }
+
+            object? input = InputObject?.BaseObject;
+            if (input is string id)
+            {
+                return new string?[] { id };
+            }
+
+            if (!string.IsNullOrEmpty(Uri))
+            {
+                return new string?[] { null };
+            }
+
+            if (InputObject is null)
+            {
+                ThrowTerminatingError(KalErrors.Create(
+                    "FileIdMissing",
+                    ErrorCategory.InvalidArgument,
+                    "No file id: give -FileId, or pipe file ids, webhook events or objects with a FileId, file_id or file_url property.",
+                    null));
+            }
+
+            string what = input is System.Collections.IDictionary
+                ? "a hashtable (its keys are not properties; make it a [pscustomobject] to pipe it)"
+                : DescribeObject(InputObject!);
+            WriteError(KalErrors.Create(
+                "FileIdMissing",
+                ErrorCategory.InvalidArgument,
+                $"The input object, {what}, has no FileId, file_id or file_url property, so there is no file to download. Pipe file ids as strings, or objects with one of those properties, such as webhook events.",
+                InputObject));
+            return new string?[0];
+        }
+
+        private static string DescribeObject(PSObject input)
+        {
+            var names = new System.Collections.Generic.List<string>();
+            foreach (PSPropertyInfo property in input.Properties)
+            {
+                if (names.Count == 8)
+                {
+                    names.Add("...");
+                    break;
+                }
+
+                names.Add(property.Name);
+            }
+
+            string type = input.BaseObject is PSCustomObject ? "an object" : $"a {input.BaseObject.GetType().Name}";
+            return names.Count == 0 ? type : $"{type} with the properties {string.Join(", ", names)}";
+        }
+
+        private void Download(KalConnection connection, string? fileId)
+        {
             KalRequest request;
             string name;
             string path;
             try
             {
-                request = FilesApi.DownloadRequest(connection, FileId, ActivityId, Uri);
-                name = FilesApi.SaveAsName(FileName, FileId);
+                request = FilesApi.DownloadRequest(connection, fileId, ActivityId, Uri);
+                name = FilesApi.SaveAsName(FileName, fileId ?? FilesApi.LastSegment(request.Uri));
                 path = FilesApi.PathInFolder(_folder!, name);
             }
             catch (KalInputException ex)
             {
-                WriteKalError(ex, FileId);
+                WriteKalError(ex, fileId ?? Uri);
                 return;
             }
 
+            string shown = fileId ?? name;
             if (NoClobber && File.Exists(path))
             {
-                WriteKalError(new DestinationExistsException(path), FileId);
+                WriteKalError(new DestinationExistsException(path), shown);
                 return;
             }
 
             EnsureFolder();
-            WriteVerbose($"Downloading file '{FileId}' from {connection.Http.Describe(request.Uri)} to '{path}'.");
+            WriteVerbose($"Downloading file '{shown}' from {connection.Http.Describe(request.Uri)} to '{path}'.");
             var progress = new DownloadProgressReporter(this, ProgressActivityId, $"Downloading {name}");
             try
             {
@@ -88,27 +171,31 @@ namespace Kalbio.PowerShell.Commands
             }
             catch (KalApiException ex)
             {
-                ErrorRecord record = KalErrors.ToErrorRecord(ex, FileId, notFoundErrorId: "FileNotFound");
-                record.ErrorDetails = new ErrorDetails($"Cannot download file '{FileId}': {ex.Message}");
+                ErrorRecord record = KalErrors.ToErrorRecord(ex, shown, notFoundErrorId: "FileNotFound");
+                record.ErrorDetails = new ErrorDetails($"Cannot download file '{shown}': {ex.Message}");
                 if (ex.Kind == KalErrorKind.NotFound)
                 {
                     record.ErrorDetails.RecommendedAction = string.IsNullOrEmpty(ActivityId)
                         ? "Check the file id."
                         : "Check the file id and the activity id; the file must belong to that activity.";
                 }
+                else
+                {
+                    record.ErrorDetails.RecommendedAction = KalErrors.RecommendedActionFor(ex);
+                }
 
                 WriteError(record);
             }
             catch (KalInputException ex)
             {
-                WriteKalError(ex, FileId);
+                WriteKalError(ex, shown);
             }
             catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
             {
-                ErrorRecord record = KalErrors.ToErrorRecord(ex, FileId);
+                ErrorRecord record = KalErrors.ToErrorRecord(ex, shown);
                 if (!(ex is DestinationExistsException))
                 {
-                    record.ErrorDetails = new ErrorDetails($"Cannot save file '{FileId}' as '{path}': {ex.Message}");
+                    record.ErrorDetails = new ErrorDetails($"Cannot save file '{shown}' as '{path}': {ex.Message}");
                 }
 
                 WriteError(record);
@@ -129,6 +216,11 @@ namespace Kalbio.PowerShell.Commands
             else
             {
                 folder = ResolveFileSystemPath(Destination!, nameof(Destination));
+            }
+
+            if (!string.IsNullOrEmpty(Destination) && !Directory.Exists(folder) && !File.Exists(folder) && Path.GetExtension(folder).Length > 1)
+            {
+                WriteWarning($"The destination '{folder}' does not exist yet and looks like a file name ('{Path.GetFileName(folder)}'). -Destination is the folder to save into, so a folder of that name will be created. To name the file, use -FileName.");
             }
 
             if (File.Exists(folder))

@@ -16,12 +16,7 @@ namespace Kalbio.PowerShell.Commands
                 case KalApiException api:
                     (string id, ErrorCategory category) = Classify(api, notFoundErrorId);
                     var record = new ErrorRecord(api, id, category, target);
-                    record.ErrorDetails = new ErrorDetails(api.Message);
-                    if (api.Kind == KalErrorKind.Authentication)
-                    {
-                        record.ErrorDetails.RecommendedAction = "Check the client id and secret, then run Connect-KalApi again.";
-                    }
-
+                    record.ErrorDetails = new ErrorDetails(api.Message) { RecommendedAction = RecommendedActionFor(api) };
                     return record;
                 case DestinationExistsException exists:
                     return new ErrorRecord(exists, "FileExists", ErrorCategory.ResourceExists, exists.Path);
@@ -32,6 +27,33 @@ namespace Kalbio.PowerShell.Commands
                 default:
                     return new ErrorRecord(exception, "KalUnexpectedError", ErrorCategory.NotSpecified, target);
             }
+        }
+
+        /// <summary>What to do about a failed call, when there is something general to say; null otherwise.</summary>
+        public static string? RecommendedActionFor(KalApiException api)
+        {
+            switch (api.Kind)
+            {
+                case KalErrorKind.Authentication:
+                    return "Check the client id and secret, then run Connect-KalApi again.";
+                case KalErrorKind.Network when !IsTlsFailure(api) && !(api.InnerException is System.IO.IOException):
+                    return "Check the address and that the server is up. To use the local sandbox (build.ps1 -Task Sandbox), pass -BaseUri http://127.0.0.1:5080 to Connect-KalApi or set KALEIDOSCOPE_API_URL to it.";
+                default:
+                    return null;
+            }
+        }
+
+        private static bool IsTlsFailure(Exception exception)
+        {
+            for (Exception? e = exception; e != null; e = e.InnerException)
+            {
+                if (e is System.Security.Authentication.AuthenticationException)
+                {
+                    return true;
+                }
+            }
+
+            return false;
         }
 
         public static ErrorRecord Create(string errorId, ErrorCategory category, string message, object? target, Exception? inner = null) =>
