@@ -73,10 +73,7 @@ Describe 'Table labels and dates' {
         if ($script:Sandbox) { Stop-TestSandbox $script:Sandbox }
     }
 
-    # The webhook event's view is reworked separately (issue 12 item 8) and is left out here.
-    It 'every column of the <TypeName> table is labelled with the property name Select-Object needs' -ForEach @(
-        $script:KalbioOutputTypes | Where-Object { $_.TypeName -ne 'Kalbio.PowerShell.Model.RegistrationEvent' }
-    ) {
+    It 'every column of the <TypeName> table is labelled with the property name Select-Object needs' -ForEach $script:KalbioOutputTypes {
         $type = [Kalbio.PowerShell.Commands.KalCmdlet].Assembly.GetType($TypeName, $true)
         $table = @(Get-FormatData -TypeName $TypeName -PowerShellVersion $PSVersionTable.PSVersion).FormatViewDefinition |
             Where-Object { $_.Control -is [System.Management.Automation.TableControl] } | Select-Object -First 1

@@ -34,6 +34,9 @@ namespace Kalbio.PowerShell.Model
 
         public string[] RecordIds { get; set; } = Array.Empty<string>();
 
+        /// <summary>How many record ids the event names (the count its views show).</summary>
+        public int RecordCount => RecordIds.Length;
+
         public override string ToString() => $"{EventType ?? "event"}: file {FileId} in operation {OperationId}";
     }
 }
