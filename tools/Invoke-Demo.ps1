@@ -48,10 +48,11 @@ function Test-Listening([int] $Port) {
 
 function Step([string] $Text) { Write-Host "==> $Text" -ForegroundColor Cyan }
 
-# The path of the pwsh running this script, as a command line ('dotnet pwsh.dll' for the local tool).
-$pwsh = if ([IO.Path]::GetFileNameWithoutExtension([Environment]::ProcessPath) -eq 'dotnet') {
+# The path of the pwsh running this script, as a command line ('dotnet pwsh.dll' for the local tool). The outer @()
+# keeps a one-element command line an array: an if statement unrolls it to a string, whose [0] is its first letter.
+$pwsh = @(if ([IO.Path]::GetFileNameWithoutExtension([Environment]::ProcessPath) -eq 'dotnet') {
     @([Environment]::ProcessPath, (Join-Path $PSHOME 'pwsh.dll'))
-} else { @([Environment]::ProcessPath) }
+} else { @([Environment]::ProcessPath) })
 
 $sandbox = $null
 $workflow = $null
