@@ -6,11 +6,13 @@
     Works in one of two ways:
       - Webhook (the default): listens for registration_submitted webhook events and processes each one's
         registration as it arrives. Kaleidoscope must be able to reach the listening port.
-      - Sweep (-PollOperationId): every -PollIntervalSec seconds, lists the pending registrations of the given
-        operations (Get-KalRegistration -Status pending) and processes each. Needs no inbound port, and picks up
-        registrations whose event was missed. -Once makes one sweep and exits (for a scheduled task or cron).
+      - Sweep (-PollOperationId): every -PollIntervalSec seconds, lists the unfinished registrations of the given
+        operations (Get-KalRegistration -Status pending, validated, validation_failed) and processes each. Needs no
+        inbound port, and picks up registrations whose event was missed. -Once makes one sweep and exits (for a
+        scheduled task or cron).
     Both ways process a registration with the same steps. For each it:
-      1. takes the registration's lock and checks it is still pending (anything else is skipped),
+      1. takes the registration's lock and checks it is still unfinished: pending, or validated or
+         validation_failed (see below); submitted, completed and failed are final and skipped,
       2. downloads the file (Get-KalFile),
       3. checks it: a record_id and a match column in every row, and, for an event, the same record ids as the
          event (a sweep takes the record ids from the file itself),
@@ -28,6 +30,13 @@
     whose lock another holds, and check the status again once they hold the lock. The operating system releases
     the lock when a processor ends, even when it is killed.
 
+    No registration is left stuck by a crash. The processor pushes validated (or validation_failed) before it
+    submits the results, so one killed in between leaves the registration validated. Such a registration, with no
+    live processor holding its lock, is processed again from the download, by the next sweep or when its event
+    comes again (redelivered by the sender, or emitted again from -SpoolPath): the status is pushed again, which is
+    harmless, and the results are submitted once, at the end. A processor killed after its results were accepted
+    leaves the registration completed or failed, which is never processed again.
+
     Credentials come from -Credential (the client id as user name, the client secret as password) or, without it,
     from the KALEIDOSCOPE_API_CLIENT_ID and KALEIDOSCOPE_API_CLIENT_SECRET environment variables.
 .PARAMETER RegistryPath
@@ -41,7 +50,16 @@
     Configure the same header on the webhook in Kaleidoscope; deliveries without it are refused (401).
 .PARAMETER ListenAddress
     The local address to listen on. 127.0.0.1 (the default) takes deliveries only through a local reverse proxy
-    or tunnel; 0.0.0.0 listens on every interface (then give -RequiredHeader).
+    or tunnel; 0.0.0.0 listens on every interface (then give -RequiredHeader and -Certificate).
+.PARAMETER SpoolPath
+    A folder where each event is written durably before it is answered 202 (Receive-KalWebhookEvent -SpoolPath).
+    An event whose processing a crash cut short is processed first on the next start; a repeated event id is
+    processed once. Without it an event is answered only once processed, and a crash leaves it to the sender to
+    deliver again. There is no default: give a folder that survives a reboot (not the temporary folder), and one
+    per listener, since only one listener at a time may use a spool.
+.PARAMETER Certificate
+    Serve HTTPS with this certificate (an X509Certificate2 with its private key, e.g. from Get-PfxCertificate);
+    plain HTTP without it. Not needed behind a reverse proxy that terminates TLS.
 .PARAMETER BaseUri
     The Kaleidoscope API address; by default KALEIDOSCOPE_API_URL, else https://api.kaleidoscope.bio.
 .PARAMETER Credential
@@ -53,7 +71,8 @@
 .PARAMETER TimeoutSec
     Stop listening after this many seconds (with -Count, receiving fewer events is an error). 0: no limit.
 .PARAMETER PollOperationId
-    Sweep these operations for pending registrations instead of listening for events.
+    Sweep these operations for unfinished registrations (pending, validated, validation_failed) instead of
+    listening for events.
 .PARAMETER PollIntervalSec
     Seconds between the end of one sweep and the start of the next (60 by default).
 .PARAMETER Once
@@ -71,10 +90,16 @@
 
     Processes one event, waiting at most ten minutes for it, and shows the registration afterwards.
 .EXAMPLE
+    $certificate = Get-PfxCertificate -FilePath /etc/kalbio/listener.pfx
+    ./Invoke-RegistrationWorkflow.ps1 -RegistryPath ./registry.csv -Port 8443 -ListenAddress 0.0.0.0 -Certificate $certificate -SpoolPath /var/lib/kalbio/spool -RequiredHeader @{ 'X-Webhook-Secret' = $secret }
+
+    Serves HTTPS on every interface and spools each event before answering it, so an event answered 202 is
+    processed even after a crash.
+.EXAMPLE
     ./Invoke-RegistrationWorkflow.ps1 -RegistryPath ./registry.csv -PollOperationId $operationId -Once -InformationAction Continue
 
-    Processes every pending registration of the operation once, with no inbound port, and exits; exit code 1 when
-    any of them failed.
+    Processes every unfinished registration of the operation once, with no inbound port, and exits; exit code 1
+    when any of them failed.
 .EXAMPLE
     ./Invoke-RegistrationWorkflow.ps1 -RegistryPath ./registry.csv -PollOperationId $op1, $op2 -PollIntervalSec 300
 
@@ -103,6 +128,13 @@ param(
 
     [Parameter(ParameterSetName = 'Webhook')]
     [ipaddress] $ListenAddress = [ipaddress]::Loopback,
+
+    [Parameter(ParameterSetName = 'Webhook')]
+    [ValidateNotNullOrEmpty()]
+    [string] $SpoolPath,
+
+    [Parameter(ParameterSetName = 'Webhook')]
+    [System.Security.Cryptography.X509Certificates.X509Certificate2] $Certificate,
 
     [Parameter(ParameterSetName = 'Sweep', Mandatory)]
     [ValidateNotNullOrEmpty()]
@@ -253,9 +285,12 @@ function Invoke-Registration {
             Write-Error -ErrorRecord $_ -ErrorAction Continue
             return
         }
-        if ($current.Status -ne 'pending') {
-            Write-Information "Skipped file $($Item.FileId) in operation $($Item.OperationId): it is $($current.Status), not pending."
+        if ($current.Status -notin $unfinished) {
+            Write-Information "Skipped file $($Item.FileId) in operation $($Item.OperationId): it is $($current.Status), which is final."
             return
+        }
+        if ($current.Status -ne 'pending') {
+            Write-Information "Resuming file $($Item.FileId) in operation $($Item.OperationId): a processor that stopped mid-way left it $($current.Status); starting again from the download."
         }
         $script:processed++
         try {
@@ -263,9 +298,9 @@ function Invoke-Registration {
         } catch {
             $script:failed++
             Write-Error -ErrorRecord $_ -ErrorAction Continue
-            # Leave no registration pending: report the failure unless results were already accepted.
+            # Leave no registration unfinished: report the failure unless results were already accepted.
             $state = Get-KalRegistration -OperationId $Item.OperationId -FileId $Item.FileId -ErrorAction SilentlyContinue
-            if ($state -and $state.Status -notin 'completed', 'failed') {
+            if ($state -and $state.Status -in $unfinished) {
                 Submit-KalRegistrationResult -OperationId $Item.OperationId -FileId $Item.FileId -Status error `
                     -ErrorMessage "Processing failed: $($_.Exception.Message)" -ErrorAction SilentlyContinue
             }
@@ -275,6 +310,12 @@ function Invoke-Registration {
     }
 }
 
+# The states this processor itself leaves a registration in until its results are accepted: pending (nothing done
+# yet), and validated or validation_failed (pushed before the results). A registration in one of them whose lock no
+# live processor holds was left by a processor that stopped mid-way (a crash, kill -9, a reboot), so it is processed
+# again from the download: pushing the status again is harmless, and results are submitted once, at the end.
+# submitted, completed and failed are final.
+$unfinished = 'pending', 'validated', 'validation_failed'
 $lockFolder = Join-Path $WorkFolder '.locks'
 $null = New-Item -ItemType Directory -Path $lockFolder -Force
 $processed = 0
@@ -284,14 +325,16 @@ if ($PSCmdlet.ParameterSetName -eq 'Sweep') {
     while ($true) {
         foreach ($operationId in $PollOperationId) {
             try {
-                $pending = @(Get-KalRegistration -OperationId $operationId -Status pending -ErrorAction Stop)
+                $queue = @(Get-KalRegistration -OperationId $operationId -Status $unfinished -ErrorAction Stop)
             } catch {
                 $failed++
                 Write-Error -ErrorRecord $_ -ErrorAction Continue
                 continue
             }
-            Write-Information "Sweep of operation ${operationId}: $($pending.Count) pending $(if ($pending.Count -eq 1) { 'registration' } else { 'registrations' })."
-            foreach ($registration in $pending) {
+            $pending = @($queue | Where-Object Status -EQ 'pending').Count
+            $midWay = $queue.Count - $pending
+            Write-Information "Sweep of operation ${operationId}: $pending pending $(if ($pending -eq 1) { 'registration' } else { 'registrations' })$(if ($midWay) { ", $midWay validated or validation_failed" })."
+            foreach ($registration in $queue) {
                 Invoke-Registration -Item $registration
             }
         }
@@ -302,10 +345,12 @@ if ($PSCmdlet.ParameterSetName -eq 'Sweep') {
     $listen = @{ Port = $Port; ListenAddress = $ListenAddress; ErrorAction = 'Stop' }
     if ($Path) { $listen.Path = $Path }
     if ($RequiredHeader) { $listen.RequiredHeader = $RequiredHeader }
+    if ($SpoolPath) { $listen.SpoolPath = $SpoolPath }
+    if ($Certificate) { $listen.Certificate = $Certificate }
     if ($Count -gt 0) { $listen.Count = $Count }
     if ($TimeoutSec -gt 0) { $listen.TimeoutSec = $TimeoutSec }
 
-    Write-Information "Listening for registration events on $($ListenAddress):$Port$Path."
+    # Receive-KalWebhookEvent says where it listens (address, port, path, HTTP or HTTPS, the spool) as it starts.
     Receive-KalWebhookEvent @listen | ForEach-Object {
         $registrationEvent = $_
         Write-Information "Event $($registrationEvent.EventType): file $($registrationEvent.FileName) ($($registrationEvent.FileId)) in operation $($registrationEvent.OperationId), $($registrationEvent.RecordIds.Count) records."

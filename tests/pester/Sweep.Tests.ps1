@@ -1,5 +1,6 @@
-# The polling sweep of examples/Invoke-RegistrationWorkflow.ps1 (-PollOperationId, -PollIntervalSec, -Once), end to
-# end: the example runs in a child pwsh that imports the built module, against an out-of-process sandbox.
+# The polling sweep of examples/Invoke-RegistrationWorkflow.ps1 (-PollOperationId, -PollIntervalSec, -Once), and how
+# either mode resumes a registration a killed processor left mid-way, end to end: the example runs in a child pwsh
+# that imports the built module, against an out-of-process sandbox.
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
     Import-KalbioUnderTest
@@ -9,23 +10,37 @@ BeforeAll {
     # Two rows the registry knows (aspirin, caffeine) and one it does not.
     $script:GoodCsv = "record_id,smiles`nr1,CC(=O)OC1=CC=CC=C1C(=O)O`nr2,CN1C=NC2=C1C(=O)N(C(=O)N2C)C`nr3,C1CC1`n"
 
+    # Its webhook event carries the file's record ids, as Kaleidoscope's does.
     function Add-SandboxFile([string] $FileId, [string] $Content = $script:GoodCsv) {
-        Invoke-Sandbox $script:Sandbox POST files @{ file_id = $FileId; file_name = "$FileId.csv"; content = $Content } | Out-Null
+        $recordIds = @($Content | ConvertFrom-Csv | ForEach-Object record_id)
+        Invoke-Sandbox $script:Sandbox POST files @{ file_id = $FileId; file_name = "$FileId.csv"; content = $Content; record_ids = $recordIds } | Out-Null
     }
 
     # Starts the example in a child pwsh with these parameters (plus the registry, the sandbox and -WorkFolder).
-    # -Command, not -File: -File cannot pass a list such as several operation ids.
+    # -Command, not -File: -File cannot pass a list such as several operation ids. A script block's text is passed
+    # as an expression that the child evaluates (for an object such as a certificate).
     function Start-Workflow([hashtable] $Parameters, [string] $WorkFolder = (Join-Path $TestDrive 'work')) {
         $quote = { param($text) "'" + ("$text" -replace "'", "''") + "'" }
         $all = @{ RegistryPath = (Join-Path $script:Root 'examples/registry.csv'); BaseUri = $script:Sandbox.Uri; WorkFolder = $WorkFolder; InformationAction = 'Continue' } + $Parameters
         $text = foreach ($name in $all.Keys) {
-            if ($all[$name] -is [switch]) { "-$name" } else { "-$name " + (@($all[$name] | ForEach-Object { & $quote $_ }) -join ', ') }
+            if ($all[$name] -is [switch]) { "-$name" } elseif ($all[$name] -is [scriptblock]) { "-$name ($($all[$name]))" } else { "-$name " + (@($all[$name] | ForEach-Object { & $quote $_ }) -join ', ') }
         }
-        Start-ChildPwsh -Command "& $(& $quote $script:Example) $($text -join ' ')" -Environment @{
+        $workflow = Start-ChildPwsh -Command "& $(& $quote $script:Example) $($text -join ' ')" -Environment @{
             PSModulePath                   = (Split-Path -Parent $env:KALBIO_TEST_MODULE) + [IO.Path]::PathSeparator + $env:PSModulePath
             KALEIDOSCOPE_API_CLIENT_ID     = $script:Sandbox.ClientId
             KALEIDOSCOPE_API_CLIENT_SECRET = $script:Sandbox.ClientSecret
         }
+        $script:Started.Add($workflow)
+        $workflow
+    }
+    $script:Started = [Collections.Generic.List[object]]::new()
+
+    # Kills what a test started and left running (after a failure).
+    function Stop-LeftoverWorkflows {
+        foreach ($workflow in $script:Started) {
+            if (-not $workflow.Process.HasExited) { $workflow.Process.Kill($true) }
+        }
+        $script:Started.Clear()
     }
 
     function Wait-Workflow($Workflow, [int] $TimeoutSec = 120) {
@@ -59,8 +74,7 @@ BeforeAll {
 
     # Starts the example in webhook mode for one event, has the sandbox deliver that event, and waits for the exit.
     function Invoke-WorkflowEvent([string] $OperationId, [string] $FileId) {
-        $probe = [Net.Sockets.TcpListener]::new([Net.IPAddress]::Loopback, 0)
-        $probe.Start(); $port = $probe.LocalEndpoint.Port; $probe.Stop()
+        $port = Get-FreePort
         $listener = Start-Workflow @{ Port = $port; Count = 1; TimeoutSec = 60 }
         try {
             Wait-Until { Test-LocalPortListening $port } -Because "the workflow should listen on port $port"
@@ -78,9 +92,42 @@ BeforeAll {
     function Get-StatusPushes([string] $OperationId, [string] $FileId) {
         @(Invoke-Sandbox $script:Sandbox GET requests | Where-Object { $_.method -eq 'POST' -and $_.path -eq "/operations/$OperationId/registration_files/$FileId/status" })
     }
+
+    # Registers a file whose first results POST the sandbox holds for a minute: a processor that gets there has
+    # pushed its status and waits, so the test can kill it between the status push and the results.
+    function Add-HeldRegistration([string] $OperationId, [string] $FileId, [string] $Content = $script:GoodCsv) {
+        Add-SandboxFile $FileId $Content
+        Register-KalFile -OperationId $OperationId -FileId $FileId -ErrorAction Stop | Out-Null
+        Invoke-Sandbox $script:Sandbox POST faults @{ method = 'POST'; path_prefix = "/operations/$OperationId/register/$FileId/results"; delay_ms = 60000 } | Out-Null
+    }
+
+    # Waits until a processor is sending the (held) results, and checks the status it pushed before.
+    function Wait-Submitting([string] $OperationId, [string] $FileId, [string] $Pushed) {
+        Wait-Until { Invoke-Sandbox $script:Sandbox GET requests | Where-Object { $_.method -eq 'POST' -and $_.path -eq "/operations/$OperationId/register/$FileId/results" } } -Because 'the processor should be submitting its results'
+        (Get-KalRegistration $OperationId $FileId).Status | Should -Be $Pushed -Because 'the status is pushed before the results'
+    }
+
+    # Kills the processor with kill -9 while it waits for its results POST: the registration stays as it pushed it.
+    function Stop-WhileSubmitting($Workflow, [string] $OperationId, [string] $FileId, [string] $Pushed) {
+        Wait-Submitting $OperationId $FileId $Pushed
+        & kill -9 $Workflow.Process.Id
+        $Workflow.Process.WaitForExit()
+        (Get-KalRegistration $OperationId $FileId).Status | Should -Be $Pushed
+        (Get-Submissions $OperationId $FileId).Count | Should -Be 0 -Because 'the killed results POST never lands'
+    }
+
+    $handler = [Net.Http.SocketsHttpHandler]::new()
+    $handler.UseProxy = $false
+    $script:Http = [Net.Http.HttpClient]::new($handler)
+    $script:Http.Timeout = [TimeSpan]::FromSeconds(60)
+
+    function Send-Json([string] $Uri, [string] $Json, [Net.Http.HttpClient] $Client = $script:Http) {
+        $Client.PostAsync($Uri, [Net.Http.StringContent]::new($Json, [Text.Encoding]::UTF8, 'application/json'))
+    }
 }
 
 AfterAll {
+    $script:Http.Dispose()
     Disconnect-KalApi
     if ($script:Sandbox) { Stop-TestSandbox $script:Sandbox }
 }
@@ -90,6 +137,7 @@ Describe 'The polling sweep of examples/Invoke-RegistrationWorkflow.ps1' {
         Invoke-Sandbox $script:Sandbox POST reset | Out-Null
         Connect-TestSandbox $script:Sandbox
     }
+    AfterEach { Stop-LeftoverWorkflows }
 
     It 'Get-KalRegistration -Status pending is the work queue: a registration is pending from Register-KalFile until a status or results arrive' {
         Add-SandboxFile q1; Add-SandboxFile q2; Add-SandboxFile q3
@@ -120,7 +168,7 @@ Describe 'The polling sweep of examples/Invoke-RegistrationWorkflow.ps1' {
         # The failing ones first: the registrations after them must still be processed.
         'bad', 'broken', 'good-1', 'good-2', 'busy' | ForEach-Object { Register-KalFile -OperationId op-a -FileId $_ -ErrorAction Stop | Out-Null }
         Register-KalFile -OperationId op-b -FileId other-1 -ErrorAction Stop | Out-Null
-        Set-KalRegistrationStatus op-a busy -Status validated -Message 'taken by someone else'
+        Set-KalRegistrationStatus op-a busy -Status submitted -Message 'taken by someone else'
         Invoke-Sandbox $script:Sandbox POST faults @{ path_prefix = '/files/broken'; status = 403; times = 100; body = '{"code":"forbidden","message":"No access"}' } | Out-Null
 
         $run = Wait-Workflow (Start-Workflow @{ PollOperationId = 'op-a', 'op-b'; Once = [switch] $true })
@@ -153,7 +201,7 @@ Describe 'The polling sweep of examples/Invoke-RegistrationWorkflow.ps1' {
         $broken.Message | Should -Match '^Processing failed: .*No access'
         (Get-Submissions op-a broken).Count | Should -Be 1
 
-        (Get-KalRegistration op-a busy).Status | Should -Be 'validated' -Because 'a registration that moved out of pending is not processed'
+        (Get-KalRegistration op-a busy).Status | Should -Be 'submitted' -Because 'a registration in a final state is not processed'
         (Get-Submissions op-a busy).Count | Should -Be 0
         (Get-StatusPushes op-a busy).Count | Should -Be 1 -Because 'only the test pushed its status'
     }
@@ -270,14 +318,14 @@ Describe 'The polling sweep of examples/Invoke-RegistrationWorkflow.ps1' {
         (Get-KalRegistration op-stop stopped).Status | Should -Be 'completed'
     }
 
-    It 'an event for a registration that is no longer pending is skipped, as the sweep skips it' {
+    It 'an event for a registration in a final state is skipped, as the sweep skips it' {
         Add-SandboxFile dup
         Register-KalFile -OperationId op-dup -FileId dup -ErrorAction Stop | Out-Null
         Submit-KalRegistrationResult op-dup dup -Status error -ErrorMessage 'handled elsewhere'
 
         $run = Invoke-WorkflowEvent op-dup dup
         $run.ExitCode | Should -Be 0 -Because $run.Errors
-        $run.Output | Should -Match 'Skipped file dup in operation op-dup: it is failed, not pending\.'
+        $run.Output | Should -Match 'Skipped file dup in operation op-dup: it is failed, which is final\.'
         $run.Output | Should -Match 'Done: 0 registrations processed\.'
         (Get-Submissions op-dup dup).Count | Should -Be 1 -Because 'only the test submitted'
         @(Invoke-Sandbox $script:Sandbox GET requests | Where-Object path -EQ '/files/dup').Count | Should -Be 0
@@ -327,5 +375,150 @@ Describe 'The polling sweep of examples/Invoke-RegistrationWorkflow.ps1' {
         $registry = Join-Path $script:Root 'examples/registry.csv'
         { & $script:Example -RegistryPath $registry -Port 8080 -Once } | Should -Throw -ErrorId 'AmbiguousParameterSet,Invoke-RegistrationWorkflow.ps1'
         { & $script:Example -RegistryPath $registry -PollOperationId op -Count 1 } | Should -Throw -ErrorId 'AmbiguousParameterSet,Invoke-RegistrationWorkflow.ps1'
+    }
+}
+
+Describe 'Resuming a registration that a processor killed with kill -9 left mid-way (after its status push, before its results)' {
+    BeforeEach {
+        Invoke-Sandbox $script:Sandbox POST reset | Out-Null
+        Connect-TestSandbox $script:Sandbox
+    }
+    AfterEach { Stop-LeftoverWorkflows }
+
+    It 'with -SpoolPath, the event answered 202 is processed again by the restarted processor: completed, with results once' {
+        Add-HeldRegistration op-spool held
+        $work = Join-Path $TestDrive 'spool-work'
+        $spool = Join-Path $TestDrive 'spool'
+        $port = Get-FreePort
+        $victim = Start-Workflow @{ Port = $port; SpoolPath = $spool } -WorkFolder $work
+        Wait-Until { Test-LocalPortListening $port } -Because "the workflow should listen on port $port"
+        (Invoke-Sandbox $script:Sandbox POST webhooks/send @{ operation_id = 'op-spool'; file_id = 'held'; url = "http://127.0.0.1:$port/" }).status | Should -Be 202
+        Stop-WhileSubmitting $victim op-spool held -Pushed validated
+        @(Get-ChildItem -LiteralPath $spool -Filter *.event.json).Count | Should -Be 1 -Because 'the event stays spooled'
+
+        $next = Wait-Workflow (Start-Workflow @{ Port = (Get-FreePort); SpoolPath = $spool; Count = 1; TimeoutSec = 60 } -WorkFolder $work)
+
+        $next.ExitCode | Should -Be 0 -Because $next.Errors
+        (Get-KalRegistration op-spool held).Status | Should -Be 'completed'
+        $submissions = Get-Submissions op-spool held
+        $submissions.Count | Should -Be 1
+        ($submissions[0].body | ConvertFrom-Json).records.record_id | Should -Be 'r1', 'r2', 'r3'
+        $next.Output | Should -Match 'Resuming file held in operation op-spool: a processor that stopped mid-way left it validated'
+        (Get-StatusPushes op-spool held).Count | Should -Be 2 -Because 'validated is pushed again, which is harmless'
+        Get-ChildItem -LiteralPath $spool -Filter *.event.json | Should -BeNullOrEmpty
+        # The listener says once where it listens; the example adds no line of its own.
+        $listening = @($next.Output -split '\r?\n' | Where-Object { $_ -match 'Listening for' })
+        $listening | Should -HaveCount 1
+        $listening[0] | Should -BeLike 'Listening for webhook events at http://127.0.0.1:*/ (any path) (plain HTTP, spooling to *spool)*'
+    }
+
+    It 'without a spool, the event was never answered 2xx, and its redelivery is processed: completed, with results once' {
+        Add-HeldRegistration op-again held
+        $work = Join-Path $TestDrive 'again-work'
+        $port = Get-FreePort
+        $victim = Start-Workflow @{ Port = $port } -WorkFolder $work
+        Wait-Until { Test-LocalPortListening $port } -Because "the workflow should listen on port $port"
+        $sending = Send-Json "$($script:Sandbox.Uri)/_sandbox/webhooks/send" (@{ operation_id = 'op-again'; file_id = 'held'; url = "http://127.0.0.1:$port/" } | ConvertTo-Json)
+        Stop-WhileSubmitting $victim op-again held -Pushed validated
+        [int]$sending.GetAwaiter().GetResult().StatusCode | Should -Be 502 -Because 'the sandbox reports the delivery failed'
+        $delivery = @(Invoke-Sandbox $script:Sandbox GET webhooks)
+        $delivery | Should -HaveCount 1
+        $delivery[0].status | Should -BeNullOrEmpty -Because 'the connection died without an answer'
+
+        # The sandbox's sender does not retry; Kaleidoscope, which saw no 2xx, delivers the same event again.
+        $port = Get-FreePort
+        $next = Start-Workflow @{ Port = $port; Count = 1; TimeoutSec = 60 } -WorkFolder $work
+        Wait-Until { Test-LocalPortListening $port } -Because "the workflow should listen on port $port"
+        [int](Send-Json "http://127.0.0.1:$port/" $delivery[0].body).GetAwaiter().GetResult().StatusCode | Should -Be 202
+        $run = Wait-Workflow $next
+
+        $run.ExitCode | Should -Be 0 -Because $run.Errors
+        (Get-KalRegistration op-again held).Status | Should -Be 'completed'
+        (Get-Submissions op-again held).Count | Should -Be 1
+        $run.Output | Should -Match 'Resuming file held in operation op-again'
+    }
+
+    It 'a sweep skips it while the processor holding its lock lives, and after the kill the next -Once sweep completes it, with results once' {
+        Add-HeldRegistration op-resume held
+        $work = Join-Path $TestDrive 'resume-work'
+        $victim = Start-Workflow @{ PollOperationId = 'op-resume'; Once = [switch] $true } -WorkFolder $work
+        Wait-Submitting op-resume held -Pushed validated
+        $meanwhile = Wait-Workflow (Start-Workflow @{ PollOperationId = 'op-resume'; Once = [switch] $true } -WorkFolder $work)
+        $meanwhile.ExitCode | Should -Be 0 -Because $meanwhile.Errors
+        (Get-StatusPushes op-resume held).Count | Should -Be 1 -Because 'the live processor is left alone'
+        $meanwhile.Output | Should -Match 'Skipped file held in operation op-resume: another processor holds its lock'
+        Stop-WhileSubmitting $victim op-resume held -Pushed validated
+
+        $next = Wait-Workflow (Start-Workflow @{ PollOperationId = 'op-resume'; Once = [switch] $true } -WorkFolder $work)
+
+        $next.ExitCode | Should -Be 0 -Because $next.Errors
+        $registration = Get-KalRegistration op-resume held
+        $registration.Status | Should -Be 'completed'
+        $registration.Message | Should -Be '2 of 3 records matched the registry.'
+        (Get-Submissions op-resume held).Count | Should -Be 1
+        $next.Output | Should -Match 'Sweep of operation op-resume: 0 pending registrations, 1 validated or validation_failed\.'
+        $next.Output | Should -Match 'Done: 1 registration processed\.'
+    }
+
+    It 'a sweep killed between pushing validation_failed and its error result leaves it validation_failed; the next -Once sweep fails it, with one error result' {
+        Add-HeldRegistration op-invalid held "record_id,name`nr1,Aspirin`n"
+        $work = Join-Path $TestDrive 'invalid-work'
+        Stop-WhileSubmitting (Start-Workflow @{ PollOperationId = 'op-invalid'; Once = [switch] $true } -WorkFolder $work) op-invalid held -Pushed validation_failed
+
+        $next = Wait-Workflow (Start-Workflow @{ PollOperationId = 'op-invalid'; Once = [switch] $true } -WorkFolder $work)
+
+        $registration = Get-KalRegistration op-invalid held
+        $registration.Status | Should -Be 'failed'
+        $registration.Message | Should -Be 'Validation failed: the file has no smiles column.'
+        $submissions = Get-Submissions op-invalid held
+        $submissions.Count | Should -Be 1
+        ($submissions[0].body | ConvertFrom-Json).status | Should -Be 'error'
+        $next.ExitCode | Should -Be 1 -Because 'the file fails validation again'
+        $next.Errors | Should -Match 'File held failed validation: the file has no smiles column'
+    }
+}
+
+Describe 'examples/Invoke-RegistrationWorkflow.ps1 -Certificate' {
+    BeforeEach {
+        Invoke-Sandbox $script:Sandbox POST reset | Out-Null
+        Connect-TestSandbox $script:Sandbox
+    }
+    AfterEach { Stop-LeftoverWorkflows }
+
+    It 'serves HTTPS with the certificate, says so once, and processes the event delivered over it' {
+        $key = [Security.Cryptography.RSA]::Create(2048)
+        $request = [Security.Cryptography.X509Certificates.CertificateRequest]::new('CN=kalbio-example', $key, 'SHA256', [Security.Cryptography.RSASignaturePadding]::Pkcs1)
+        $names = [Security.Cryptography.X509Certificates.SubjectAlternativeNameBuilder]::new()
+        $names.AddIpAddress([Net.IPAddress]::Loopback)
+        $request.CertificateExtensions.Add($names.Build())
+        $certificate = $request.CreateSelfSigned([DateTimeOffset]::UtcNow.AddMinutes(-5), [DateTimeOffset]::UtcNow.AddHours(1))
+        $pfx = Join-Path $TestDrive 'listener.pfx'
+        [IO.File]::WriteAllBytes($pfx, $certificate.Export('Pfx', 'pfx-password'))
+        Add-SandboxFile tls
+        Register-KalFile -OperationId op-tls -FileId tls -ErrorAction Stop | Out-Null
+
+        $port = Get-FreePort
+        $workflow = Start-Workflow @{ Port = $port; Path = '/kal/events'; Count = 1; TimeoutSec = 60; Certificate = [scriptblock]::Create("[System.Security.Cryptography.X509Certificates.X509Certificate2]::new('$pfx', 'pfx-password')") }
+        # A client that trusts exactly this certificate, and no other.
+        $handler = [Net.Http.SocketsHttpHandler]::new()
+        $handler.UseProxy = $false
+        $handler.SslOptions.CertificateChainPolicy = [Security.Cryptography.X509Certificates.X509ChainPolicy]@{ TrustMode = 'CustomRootTrust'; RevocationMode = 'NoCheck' }
+        $handler.SslOptions.CertificateChainPolicy.CustomTrustStore.Add($certificate)
+        $client = [Net.Http.HttpClient]::new($handler)
+        try {
+            Wait-Until { Test-LocalPortListening $port } -Because "the workflow should listen on port $port"
+            $delivered = @{ event_type = 'registration_submitted'; event_id = [guid]::NewGuid().ToString(); operation_id = 'op-tls'; file_id = 'tls'; file_name = 'tls.csv'; file_url = "$($script:Sandbox.Uri)/files/tls"; record_ids = 'r1', 'r2', 'r3' }
+            [int](Send-Json "https://127.0.0.1:$port/kal/events" ($delivered | ConvertTo-Json) -Client $client).GetAwaiter().GetResult().StatusCode | Should -Be 202
+            $run = Wait-Workflow $workflow
+        } finally {
+            $client.Dispose()
+        }
+
+        $run.ExitCode | Should -Be 0 -Because $run.Errors
+        $listening = @($run.Output -split '\r?\n' | Where-Object { $_ -match 'Listening for' })
+        $listening | Should -HaveCount 1
+        $listening[0] | Should -BeLike "Listening for webhook events at https://127.0.0.1:$port/kal/events (HTTPS)*"
+        (Get-KalRegistration op-tls tls).Status | Should -Be 'completed'
+        (Get-Submissions op-tls tls).Count | Should -Be 1
     }
 }

@@ -138,3 +138,15 @@ function Start-ChildPwsh {
 }
 
 Export-ModuleMember -Function Start-ChildPwsh, Test-LocalPortListening, Invoke-ChildPwsh, Import-KalbioUnderTest, Start-TestSandbox, Stop-TestSandbox, Invoke-Sandbox, New-TestSecret, Connect-TestSandbox
+
+<#
+.SYNOPSIS
+    A TCP port on 127.0.0.1 that was free a moment ago.
+#>
+function Get-FreePort {
+    $probe = [Net.Sockets.TcpListener]::new([Net.IPAddress]::Loopback, 0)
+    $probe.Start()
+    try { $probe.LocalEndpoint.Port } finally { $probe.Stop() }
+}
+
+Export-ModuleMember -Function Get-FreePort
