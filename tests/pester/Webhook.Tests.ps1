@@ -88,7 +88,7 @@ Describe 'ConvertFrom-KalWebhookEvent' {
         $text = '{"event_type":"registration_submitted","operation_id":"op-1","file_id":"f1","file_name":"a.csv","record_ids":["r1","r2","r3"]}' |
             ConvertFrom-KalWebhookEvent | Format-Table | Out-String -Width 120
 
-        $text | Should -Match 'EventType\s+OperationId\s+FileId\s+FileName\s+Records'
+        $text | Should -Match 'EventType\s+OperationId\s+FileId\s+FileName\s+RecordCount'
         $text | Should -Match 'registration_submitted\s+op-1\s+f1\s+a\.csv\s+3'
     }
 }

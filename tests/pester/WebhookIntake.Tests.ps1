@@ -117,7 +117,7 @@ Describe 'Receive-KalWebhookEvent in a console' {
             $line = Wait-ChildLine $child 'first-file'
 
             $line | Should -Match '^FileId\s+: first-file$'
-            Wait-ChildLine $child '^Records\s+: 1$' | Out-Null
+            Wait-ChildLine $child '^RecordCount\s+: 1$' | Out-Null
             $child.Process.HasExited | Should -BeFalse
         } finally {
             Stop-ChildReceiver $child
