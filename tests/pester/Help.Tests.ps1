@@ -61,6 +61,11 @@ Describe 'Help for <Name>' -ForEach $script:Cmdlets {
 }
 
 Describe 'about_Kalbio' {
+    It 'has lines that fit a 120-column console' {
+        $long = @((Get-Help about_Kalbio | Out-String -Width 1000) -split '\r?\n' | Where-Object { $_.TrimEnd().Length -ge 120 })
+        $long | Should -BeNullOrEmpty
+    }
+
     It 'is found by Get-Help and covers auth, environment variables, retries and troubleshooting' {
         $text = Get-Help about_Kalbio | Out-String
         foreach ($heading in 'AUTHENTICATION', 'ENVIRONMENT VARIABLES', 'RETRIES AND TIMEOUTS', 'TROUBLESHOOTING') {

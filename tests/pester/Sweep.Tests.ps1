@@ -355,7 +355,8 @@ Describe 'The polling sweep of examples/Invoke-RegistrationWorkflow.ps1' {
             $text | Should -BeLike "*$topic*"
         }
         $parameters = (Get-Command $script:Example).Parameters.Keys
-        $execStart = ($text -split '\r?\n' | Where-Object { $_ -match '^\s*ExecStart=' }) -join ' '
+        # ExecStart with its backslash-continued lines, as systemd reads it.
+        $execStart = [regex]::Match($text, '(?m)^\s*ExecStart=(?:.*\\\r?\n)*.*$').Value
         $used = [regex]::Matches(($execStart -split 'Invoke-RegistrationWorkflow\.ps1', 2)[1], '(?<=\s)-(\w+)').ForEach({ $_.Groups[1].Value })
         $used | Should -Contain 'PollOperationId'
         foreach ($name in $used) { $parameters | Should -Contain $name }
