@@ -31,6 +31,9 @@ namespace Kalbio.PowerShell.Commands
         private readonly Stopwatch _elapsed = new Stopwatch();
         private readonly Stopwatch _sinceProgress = new Stopwatch();
         private ResultsPayloadBuilder? _builder;
+        private RecordRowReader? _rowReader;
+        private UnknownStatusWarnings? _statusWarnings;
+        private UnreadRows? _unreadRows;
         private Task? _connecting;
         private int _reportedErrors;
         private bool _progressShown;
@@ -66,6 +69,14 @@ namespace Kalbio.PowerShell.Commands
         [AllowEmptyCollection]
         public string[]? ExpectedRecordId { get; set; }
 
+        /// <summary>Columns of each piped row to send as its data, read as New-KalRecordResult -DataProperty reads them.</summary>
+        [Parameter]
+        public string[]? DataProperty { get; set; }
+
+        /// <summary>Send a success with no record results when the input has none (refused otherwise).</summary>
+        [Parameter]
+        public SwitchParameter AllowEmpty { get; set; }
+
         [Parameter]
         public SwitchParameter PassThru { get; set; }
 
@@ -80,6 +91,11 @@ namespace Kalbio.PowerShell.Commands
                     ErrorCategory.InvalidArgument,
                     "-ExpectedRecordId is null. Pass the record ids the results must cover (e.g. $event.record_ids), @() for none, or leave the parameter out.",
                     null));
+            }
+
+            if (DataProperty != null && RecordRowReader.CheckDataProperty(DataProperty) is { } wrongNames)
+            {
+                ThrowTerminatingError(KalErrors.Create("InvalidDataProperty", ErrorCategory.InvalidArgument, wrongNames, DataProperty));
             }
 
             try
@@ -98,6 +114,9 @@ namespace Kalbio.PowerShell.Commands
                 ThrowKalError(ex, ex.Target);
             }
 
+            _rowReader = DataProperty is null ? null : new RecordRowReader(DataProperty, null);
+            _statusWarnings = new UnknownStatusWarnings(WriteWarning);
+            _unreadRows = UnreadRows.Open();
             if (!IsWhatIf())
             {
                 // Fail before reading the pipeline, not after, when there is no connection; and get the token (and a
@@ -125,7 +144,13 @@ namespace Kalbio.PowerShell.Commands
                 KalInputException? problem;
                 try
                 {
-                    RecordFields fields = RecordInput.Read(item);
+                    RecordFields fields = _rowReader is null ? RecordInput.Read(item) : ReadRow(item);
+                    if (fields.Status != null && !((item is PSObject wrapped ? wrapped.BaseObject : item) is KalRecordResult))
+                    {
+                        // New-KalRecordResult has already warned about its own results.
+                        _statusWarnings!.Check(fields.Status);
+                    }
+
                     problem = builder.Add(fields.RecordId, fields.Status, fields.Data, fields.ErrorMessage, item);
                 }
                 catch (RecordProblem unreadable)
@@ -155,6 +180,7 @@ namespace Kalbio.PowerShell.Commands
             ResultsPayload payload;
             try
             {
+                RefuseLostOrNoRecords(builder);
                 payload = builder.Complete();
             }
             catch (KalInputException ex)
@@ -208,6 +234,56 @@ namespace Kalbio.PowerShell.Commands
                     WriteObject(new KalResultSubmission(OperationId, FileId, payload.Status, payload.RecordCount, payload.Length, _elapsed.Elapsed, DateTimeOffset.Now));
                 }
             }
+        }
+
+        /// <summary>A row of the pipeline read as New-KalRecordResult -DataProperty reads it.</summary>
+        [MethodImpl(HotPath.Optimize)]
+        private RecordFields ReadRow(object? item)
+        {
+            if (item is null)
+            {
+                throw new RecordProblem("RecordResultEmpty", "is empty ($null), not a record result.", null);
+            }
+
+            string? recordId = null, status = null, errorMessage = null;
+            object? data = _rowReader!.Read(item as PSObject ?? PSObject.AsPSObject(item), ref recordId, ref status, ref errorMessage);
+            return new RecordFields { RecordId = recordId, Status = status, Data = data, ErrorMessage = errorMessage };
+        }
+
+        /// <summary>
+        /// Nothing goes out unless everything is valid, across the pipeline: rows that New-KalRecordResult could not
+        /// turn into results refuse the submission as if they had been piped here, and piped input that produced no
+        /// results at all is not sent as an empty success unless that is asked for.
+        /// </summary>
+        private void RefuseLostOrNoRecords(ResultsPayloadBuilder builder)
+        {
+            UnreadRows lost = _unreadRows!;
+            _unreadRows = null;
+            lost.Close();
+            if (lost.Count > 0)
+            {
+                string rows = lost.Count == 1 ? "1 input row" : lost.Count.ToString("N0", CultureInfo.InvariantCulture) + " input rows";
+                string read = builder.RecordCount == 1 ? "1 record result" : builder.RecordCount.ToString("N0", CultureInfo.InvariantCulture) + " record results";
+                throw new KalInputException(
+                    "RecordResultsInvalid",
+                    $"{rows} could not be made into record results by New-KalRecordResult (the first: {lost.First}); nothing was sent, not even the {read} that were read. Fix the input (e.g. add the missing column) and submit all the results again; -ExpectedRecordId $event.record_ids also makes sure that every record has a result.");
+            }
+
+            bool piped = MyInvocation.ExpectingInput || MyInvocation.BoundParameters.ContainsKey(nameof(Record));
+            bool noneExpected = ExpectedRecordId != null && ExpectedRecordId.Length == 0;
+            if (piped && builder.RecordCount == 0 && builder.Status == "success" && !AllowEmpty && !noneExpected)
+            {
+                throw new KalInputException(
+                    "NoRecordResults",
+                    "No record results came in, so the submission would be a success with no results; nothing was sent. Check what feeds Submit-KalRegistrationResult (an empty file, or every row failed before it), and pass -ExpectedRecordId $event.record_ids so that missing results are named. For a whole-file failure use -Status error -ErrorMessage '...'; to send an empty success on purpose, add -AllowEmpty.");
+            }
+        }
+
+        protected override void Release()
+        {
+            _unreadRows?.Close();
+            _unreadRows = null;
+            _builder?.Dispose();
         }
 
         private string Target => $"file '{FileId}' of operation '{OperationId}'";

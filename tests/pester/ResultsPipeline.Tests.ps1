@@ -1,0 +1,154 @@
+# Nothing is sent unless everything is valid, across the whole pipeline (issue 12, items 1 and 5), and the one-cmdlet
+# pipeline Import-Csv | Submit-KalRegistrationResult -DataProperty (issue 14, item 1).
+BeforeAll {
+    Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
+    Import-KalbioUnderTest
+    $script:Sandbox = Start-TestSandbox
+    $script:Operation = 'op-pipe'
+    $script:File = 'file-pipe'
+
+    function Get-ApiRequest { @(Invoke-Sandbox $script:Sandbox GET requests | Where-Object path -Like '/operations/*') }
+    function Get-SubmittedBody {
+        $submissions = @(Invoke-Sandbox $script:Sandbox GET submissions)
+        $submissions.Count | Should -Be 1 -Because 'exactly one submission is expected'
+        $submissions[0].body
+    }
+    function Reset-Registration {
+        Invoke-Sandbox $script:Sandbox POST reset | Out-Null
+        Invoke-Sandbox $script:Sandbox POST files @{ file_id = $script:File; content = "id`n1`n" } | Out-Null
+        Invoke-Sandbox $script:Sandbox POST registrations @{ operation_id = $script:Operation; file_id = $script:File } | Out-Null
+        Connect-TestSandbox $script:Sandbox
+        Invoke-Sandbox $script:Sandbox DELETE requests | Out-Null
+    }
+    function New-Csv([string] $Name, [string[]] $Lines) {
+        $path = Join-Path $TestDrive $Name
+        [IO.File]::WriteAllText($path, ($Lines -join "`n") + "`n", [Text.UTF8Encoding]::new($false))
+        $path
+    }
+}
+
+AfterAll {
+    Disconnect-KalApi
+    if ($script:Sandbox) { Stop-TestSandbox $script:Sandbox }
+}
+
+Describe 'A pipeline whose rows New-KalRecordResult could not read sends nothing' {
+    BeforeEach { Reset-Registration }
+
+    It 'refuses when every row lacks <Column>, with -ErrorAction <Action> on New-KalRecordResult' -TestCases @(
+        @{ Column = 'record_id'; Header = 'id,status'; Row = 'CMP-1,matched'; Action = 'SilentlyContinue'; ErrorId = 'RecordIdMissing' }
+        @{ Column = 'record_id'; Header = 'id,status'; Row = 'CMP-1,matched'; Action = 'Continue'; ErrorId = 'RecordIdMissing' }
+        @{ Column = 'status'; Header = 'record_id,id'; Row = 'r1,CMP-1'; Action = 'SilentlyContinue'; ErrorId = 'RecordStatusMissing' }
+        @{ Column = 'status'; Header = 'record_id,id'; Row = 'r1,CMP-1'; Action = 'Ignore'; ErrorId = 'RecordStatusMissing' }
+    ) {
+        $csv = New-Csv 'bad.csv' @($Header, $Row, ($Row -replace '1', '2'))
+        $thrown = $null
+        try {
+            Import-Csv -LiteralPath $csv | New-KalRecordResult -DataProperty id -ErrorAction $Action 2>$null |
+                Submit-KalRegistrationResult -OperationId $script:Operation -FileId $script:File -KeyFieldName id
+        } catch { $thrown = $_ }
+
+        $thrown | Should -Not -BeNullOrEmpty
+        $thrown.FullyQualifiedErrorId | Should -Be 'RecordResultsInvalid,Kalbio.PowerShell.Commands.SubmitKalRegistrationResultCommand'
+        $thrown.Exception.Message | Should -BeLike '2 input rows could not be made into record results by New-KalRecordResult (the first: Input `[0`] has no *); nothing was sent*-ExpectedRecordId*'
+        Get-ApiRequest | Should -BeNullOrEmpty
+        (Invoke-Sandbox $script:Sandbox GET registrations).status | Should -Not -Be 'completed'
+    }
+
+    It 'refuses when one row of many is bad, naming it, though the good rows were read' {
+        $csv = New-Csv 'mixed.csv' @('record_id,status,id', 'r1,matched,CMP-1', 'r2,,CMP-2', 'r3,created,CMP-3')
+        $thrown = { Import-Csv -LiteralPath $csv | New-KalRecordResult -DataProperty id -ErrorAction SilentlyContinue | Submit-KalRegistrationResult $script:Operation $script:File } |
+            Should -Throw -PassThru
+        $thrown.Exception.Message | Should -BeLike "1 input row could not be made into record results by New-KalRecordResult (the first: Input ``[1``] has no status*not even the 2 record results that were read*"
+        Get-ApiRequest | Should -BeNullOrEmpty
+    }
+
+    It 'still counts rows lost inside a ForEach-Object upstream' {
+        $thrown = { 'r1', 'r2' | ForEach-Object { New-KalRecordResult -RecordId $_ -Data @{ x = 1 } -ErrorAction SilentlyContinue -InputObject ([pscustomobject]@{ status = '' }) } |
+                Submit-KalRegistrationResult $script:Operation $script:File } | Should -Throw -PassThru
+        $thrown.FullyQualifiedErrorId | Should -BeLike 'RecordResultsInvalid,*'
+        Get-ApiRequest | Should -BeNullOrEmpty
+    }
+
+    It 'does not count rows lost in an earlier, separate pipeline' {
+        $null = New-KalRecordResult -InputObject ([pscustomobject]@{ record_id = 'x' }) -ErrorAction SilentlyContinue
+        New-KalRecordResult r1 matched | Submit-KalRegistrationResult $script:Operation $script:File
+        Get-SubmittedBody | Should -BeExactly '{"status":"success","records":[{"record_id":"r1","status":"matched"}]}'
+    }
+
+    It 'leaves New-KalRecordResult | Export-Csv with only the good rows (no marker rows)' {
+        $out = Join-Path $TestDrive 'out.csv'
+        [pscustomobject]@{ record_id = 'r1'; status = 'matched' }, [pscustomobject]@{ record_id = 'r2'; status = '' } |
+            New-KalRecordResult -ErrorAction SilentlyContinue | Select-Object RecordId, Status | Export-Csv -LiteralPath $out -UseQuotes Never
+        Get-Content -LiteralPath $out | Should -Be @('RecordId,Status', 'r1,matched')
+    }
+}
+
+Describe 'A pipeline that produced no record results sends nothing unless asked to' {
+    BeforeEach { Reset-Registration }
+
+    It 'refuses an empty pipeline as a success, saying what to do' {
+        $thrown = { @() | Submit-KalRegistrationResult $script:Operation $script:File } | Should -Throw -PassThru
+        $thrown.FullyQualifiedErrorId | Should -Be 'NoRecordResults,Kalbio.PowerShell.Commands.SubmitKalRegistrationResultCommand'
+        $thrown.Exception.Message | Should -BeLike '*nothing was sent*-ExpectedRecordId*-Status error*-AllowEmpty*'
+        Get-ApiRequest | Should -BeNullOrEmpty
+    }
+
+    It 'refuses an empty CSV piped through New-KalRecordResult, and an empty -Record' {
+        $csv = New-Csv 'empty.csv' @('record_id,status,id')
+        { Import-Csv -LiteralPath $csv | New-KalRecordResult -DataProperty id | Submit-KalRegistrationResult $script:Operation $script:File } |
+            Should -Throw -ErrorId 'NoRecordResults,*'
+        { Submit-KalRegistrationResult $script:Operation $script:File -Record @() } | Should -Throw -ErrorId 'NoRecordResults,*'
+        Get-ApiRequest | Should -BeNullOrEmpty
+    }
+
+    It 'sends an empty success with -AllowEmpty' {
+        @() | Submit-KalRegistrationResult $script:Operation $script:File -AllowEmpty
+        Get-SubmittedBody | Should -BeExactly '{"status":"success"}'
+    }
+
+    It 'sends an empty success when -ExpectedRecordId says there are no records' {
+        @() | Submit-KalRegistrationResult $script:Operation $script:File -ExpectedRecordId @()
+        Get-SubmittedBody | Should -BeExactly '{"status":"success"}'
+    }
+
+    It 'sends a whole-file error from an empty pipeline, and with no pipeline at all' {
+        @() | Submit-KalRegistrationResult $script:Operation $script:File -Status error -ErrorMessage 'no rows'
+        Get-SubmittedBody | Should -BeExactly '{"status":"error","message":"no rows","error_message":"no rows"}'
+        Reset-Registration
+        Submit-KalRegistrationResult $script:Operation $script:File -Status error -ErrorMessage 'bad file'
+        Get-SubmittedBody | Should -BeExactly '{"status":"error","message":"bad file","error_message":"bad file"}'
+    }
+}
+
+Describe 'Record statuses outside the usual ones' {
+    BeforeEach { Reset-Registration }
+
+    It 'warns once per unusual status from New-KalRecordResult, and still sends it' {
+        $warnings = $null
+        'r1', 'r2' | New-KalRecordResult -Status matchd -WarningVariable warnings -WarningAction SilentlyContinue |
+            Submit-KalRegistrationResult $script:Operation $script:File
+        @($warnings).Count | Should -Be 1
+        $warnings[0].Message | Should -BeLike "The record status 'matchd' is not one of the usual ones (matched, not_found, created, error)*typo*"
+        Get-SubmittedBody | Should -BeLike '*"status":"matchd"*'
+    }
+
+    It 'warns for an unusual status of a hashtable piped to Submit, and not for usual ones' {
+        $warnings = $null
+        @{ record_id = 'r1'; status = 'matched' }, @{ record_id = 'r2'; status = 'not_fund' } |
+            Submit-KalRegistrationResult $script:Operation $script:File -WarningVariable warnings -WarningAction SilentlyContinue
+        @($warnings).Count | Should -Be 1
+        $warnings[0].Message | Should -BeLike "*'not_fund'*"
+    }
+
+    It 'does not warn for the usual statuses' {
+        $warnings = $null
+        $null = 'matched', 'not_found', 'created', 'error' | ForEach-Object { New-KalRecordResult r1 $_ -WarningVariable +warnings -WarningAction SilentlyContinue }
+        $warnings | Should -BeNullOrEmpty
+    }
+
+    It 'completes every usual record status for New-KalRecordResult -Status' {
+        $line = 'New-KalRecordResult -RecordId r1 -Status '
+        (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText | Should -Be @('matched', 'not_found', 'created', 'error')
+    }
+}
