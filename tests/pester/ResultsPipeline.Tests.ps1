@@ -152,3 +152,61 @@ Describe 'Record statuses outside the usual ones' {
         (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText | Should -Be @('matched', 'not_found', 'created', 'error')
     }
 }
+
+Describe 'Import-Csv | Submit-KalRegistrationResult -DataProperty (one cmdlet)' {
+    BeforeEach { Reset-Registration }
+
+    It 'sends the same body, byte for byte, as with New-KalRecordResult -DataProperty in between' {
+        $csv = New-Csv 'same.csv' @(
+            'record_id,status,error_message,id,name,smiles'
+            'r1,matched,,CMP-1,"Aspirin, plain",CC(=O)Oc1ccccc1C(=O)O'
+            'r2,not_found,"No entry for ""x""",,"two' + "`n" + 'lines",C'
+            'r3,created,,CMP-3,Ünïcödé,F/C=C/F')
+        Import-Csv -LiteralPath $csv | New-KalRecordResult -DataProperty id, name, smiles |
+            Submit-KalRegistrationResult $script:Operation $script:File -KeyFieldName id
+        $viaNew = Get-SubmittedBody
+        Reset-Registration
+        Import-Csv -LiteralPath $csv | Submit-KalRegistrationResult $script:Operation $script:File -DataProperty id, name, smiles -KeyFieldName id
+        $direct = Get-SubmittedBody
+
+        $direct | Should -BeExactly $viaNew
+        $direct | Should -BeLike '*"records":`[{"record_id":"r1","status":"matched","data":{"id":"CMP-1","name":"Aspirin, plain","smiles":"CC(=O)Oc1ccccc1C(=O)O"}}*'
+        $direct | Should -BeLike '*"name":"two\nlines"*"error_message":"No entry for \"x\""*'
+    }
+
+    It 'reads RecordId/Status/ErrorMessage rows and hashtables as New-KalRecordResult does' {
+        [pscustomobject]@{ RecordId = 'r1'; Status = 'matched'; ErrorMessage = 'note'; id = 1 }, @{ record_id = 'r2'; status = 'created'; id = 2 } |
+            Submit-KalRegistrationResult $script:Operation $script:File -DataProperty id
+        Get-SubmittedBody | Should -BeExactly '{"status":"success","records":[{"record_id":"r1","status":"matched","data":{"id":1},"error_message":"note"},{"record_id":"r2","status":"created","data":{"id":2}}]}'
+    }
+
+    It 'refuses a row without a -DataProperty column, naming the row and its columns, and sends nothing' {
+        $csv = New-Csv 'missing.csv' @('record_id,status,id', 'r1,matched,CMP-1')
+        $problems = $null
+        $thrown = $null
+        try {
+            Import-Csv -LiteralPath $csv | Submit-KalRegistrationResult $script:Operation $script:File -DataProperty id, smiles -ErrorVariable problems -ErrorAction SilentlyContinue
+        } catch { $thrown = $_ }
+        $problems[0].FullyQualifiedErrorId | Should -Be 'DataPropertyNotFound,Kalbio.PowerShell.Commands.SubmitKalRegistrationResultCommand'
+        $problems[0].Exception.Message | Should -BeLike "records``[0``] has no property 'smiles' to copy into data (it has: record_id, status, id)*"
+        $thrown.FullyQualifiedErrorId | Should -BeLike 'RecordResultsInvalid,*'
+        Get-ApiRequest | Should -BeNullOrEmpty
+    }
+
+    It 'refuses a duplicate record id and a missing status, and a repeated -DataProperty before any row' {
+        $csv = New-Csv 'dup.csv' @('record_id,status,id', 'r1,matched,1', 'r2,,2', 'r1,created,3')
+        $problems = $null
+        $thrown = $null
+        try {
+            Import-Csv -LiteralPath $csv | Submit-KalRegistrationResult $script:Operation $script:File -DataProperty id -ErrorVariable problems -ErrorAction SilentlyContinue
+        } catch { $thrown = $_ }
+        $thrown.FullyQualifiedErrorId | Should -BeLike 'RecordResultsInvalid,*'
+        $problems = @($problems | Where-Object { $_.FullyQualifiedErrorId -match '^(RecordStatusMissing|DuplicateRecordId),' })
+        $problems.Count | Should -Be 2
+        $problems[0].Exception.Message | Should -BeLike "records``[1``] (record_id 'r2') has no status*"
+        $problems[1].Exception.Message | Should -BeLike "records``[2``] (record_id 'r1') repeats the record_id of records``[0``]*"
+        { Import-Csv -LiteralPath $csv | Submit-KalRegistrationResult $script:Operation $script:File -DataProperty id, ID } |
+            Should -Throw -ErrorId 'InvalidDataProperty,*'
+        Get-ApiRequest | Should -BeNullOrEmpty
+    }
+}
