@@ -25,6 +25,12 @@ namespace Kalbio.PowerShell.Client
         /// <summary>How many ids a mismatch message lists before it says "and N more".</summary>
         public const int MaximumListedIds = 10;
 
+        /// <summary>Above this many bytes (32 MiB) a body is kept in a temporary file rather than in memory.</summary>
+        public const long DefaultSpoolThreshold = 32L * 1024 * 1024;
+
+        /// <summary>Overrides <see cref="DefaultSpoolThreshold"/> (in bytes): for machines short of memory, and for tests.</summary>
+        public const string SpoolThresholdVariable = "KALBIO_SPOOL_THRESHOLD";
+
         private static readonly JsonEncodedText StatusName = JsonEncodedText.Encode("status");
         private static readonly JsonEncodedText MessageName = JsonEncodedText.Encode("message");
         private static readonly JsonEncodedText ErrorMessageName = JsonEncodedText.Encode("error_message");
@@ -50,7 +56,9 @@ namespace Kalbio.PowerShell.Client
         /// <param name="keyFieldNames">Sent as <c>key_field_names</c> when not null.</param>
         /// <param name="expectedRecordIds">When not null, the results must be for exactly these record ids.</param>
         /// <param name="values">Writes each record's data (with the host's adapter).</param>
-        public ResultsPayloadBuilder(string status, string? message, IReadOnlyList<string>? keyFieldNames, IEnumerable<string>? expectedRecordIds, JsonValueWriter values)
+        /// <param name="spoolThreshold">Above this many bytes the body lives in a temporary file; by default
+        /// <see cref="SpoolThresholdVariable"/>'s value or <see cref="DefaultSpoolThreshold"/>.</param>
+        public ResultsPayloadBuilder(string status, string? message, IReadOnlyList<string>? keyFieldNames, IEnumerable<string>? expectedRecordIds, JsonValueWriter values, long? spoolThreshold = null)
         {
             if (status != "success" && status != "error")
             {
@@ -79,7 +87,7 @@ namespace Kalbio.PowerShell.Client
                 }
             }
 
-            _buffer = new ChunkedBuffer();
+            _buffer = new ChunkedBuffer(spoolThreshold ?? ConfiguredSpoolThreshold());
             _writer = new Utf8JsonWriter(_buffer, JsonValueWriter.WriterOptions);
             _writer.WriteStartObject();
             _writer.WriteString(StatusName, status);
@@ -197,6 +205,7 @@ namespace Kalbio.PowerShell.Client
             _writer.Flush();
             _writer.Dispose();
             _writer = null;
+            _buffer!.Seal();
             var payload = new ResultsPayload(_buffer!, Status, _count);
             _buffer = null;
             return payload;
@@ -315,6 +324,11 @@ namespace Kalbio.PowerShell.Client
             return $"The results do not match the expected record ids: {string.Join("; ", parts)}.";
         }
 
+        private static long ConfiguredSpoolThreshold() =>
+            long.TryParse(Environment.GetEnvironmentVariable(SpoolThresholdVariable), NumberStyles.None, CultureInfo.InvariantCulture, out long bytes)
+                ? bytes
+                : DefaultSpoolThreshold;
+
         private static string Count(int count, string one, string many) =>
             count == 1 ? "1 " + one : count.ToString("N0", CultureInfo.InvariantCulture) + " " + many;
 
@@ -372,6 +386,9 @@ namespace Kalbio.PowerShell.Client
         public int RecordCount { get; }
 
         public long Length => Buffer.Length;
+
+        /// <summary>True when the body is kept in a temporary file (it is larger than the spool threshold).</summary>
+        public bool IsSpooled => Buffer.IsSpooled;
 
         internal ChunkedBuffer Buffer { get; }
 

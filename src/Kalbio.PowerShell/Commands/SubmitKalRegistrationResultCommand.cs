@@ -196,6 +196,11 @@ namespace Kalbio.PowerShell.Commands
 
             using (payload)
             {
+                if (payload.IsSpooled)
+                {
+                    WriteVerbose($"The body ({Size(payload.Length)}) is kept in a temporary file, deleted when it has been sent.");
+                }
+
                 string action = $"Submit {Plural(payload.RecordCount, "record result")} ({Size(payload.Length)}) with status '{payload.Status}'";
                 if (!ShouldProcess(Target, action))
                 {
