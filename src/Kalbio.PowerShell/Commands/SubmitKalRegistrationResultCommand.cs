@@ -20,11 +20,14 @@ namespace Kalbio.PowerShell.Commands
     /// record is a non-terminating error (the first <see cref="MaximumRecordErrors"/> of them), the pipeline is read to
     /// the end so all problems are counted, and then one terminating error says that nothing was sent.
     /// </remarks>
-    [Cmdlet(VerbsLifecycle.Submit, "KalRegistrationResult", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+    [Cmdlet(VerbsLifecycle.Submit, "KalRegistrationResult", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = RecordSet)]
     [OutputType(typeof(KalResultSubmission))]
     public sealed class SubmitKalRegistrationResultCommand : KalConnectedCmdlet
     {
         public const int MaximumRecordErrors = 10;
+        private const string RecordSet = "Record";
+        private const string PathSet = "Path";
+        private const string LiteralPathSet = "LiteralPath";
         private const int ProgressActivityId = 0x4b616c;
         private const string Activity = "Submitting registration results";
 
@@ -35,6 +38,7 @@ namespace Kalbio.PowerShell.Commands
         private UnknownStatusWarnings? _statusWarnings;
         private UnreadRows? _unreadRows;
         private Task? _connecting;
+        private (string Path, System.Text.Encoding? Encoding)? _file;
         private int _reportedErrors;
         private bool _progressShown;
 
@@ -61,8 +65,28 @@ namespace Kalbio.PowerShell.Commands
         public string[]? KeyFieldName { get; set; }
 
         /// <summary>The record results: New-KalRecordResult output, hashtables, or objects with record_id and status.</summary>
-        [Parameter(ValueFromPipeline = true)]
+        [Parameter(ValueFromPipeline = true, ParameterSetName = RecordSet)]
         public object?[]? Record { get; set; }
+
+        /// <summary>A results CSV file (wildcards allowed, one file), read without an object per row.</summary>
+        [Parameter(Mandatory = true, ParameterSetName = PathSet)]
+        public string? Path { get; set; }
+
+        /// <summary>A results CSV file, its path taken as it is.</summary>
+        [Parameter(Mandatory = true, ParameterSetName = LiteralPathSet)]
+        [Alias("PSPath", "LP")]
+        public string? LiteralPath { get; set; }
+
+        /// <summary>The CSV delimiter of -Path (default: comma).</summary>
+        [Parameter(ParameterSetName = PathSet)]
+        [Parameter(ParameterSetName = LiteralPathSet)]
+        public char Delimiter { get; set; } = ',';
+
+        /// <summary>The text encoding of -Path when it has no byte order mark (default: UTF-8).</summary>
+        [Parameter(ParameterSetName = PathSet)]
+        [Parameter(ParameterSetName = LiteralPathSet)]
+        [ArgumentCompleter(typeof(TextEncodingCompleter))]
+        public string? Encoding { get; set; }
 
         /// <summary>The record ids the results must cover exactly, e.g. the event's record_ids.</summary>
         [Parameter]
@@ -112,6 +136,11 @@ namespace Kalbio.PowerShell.Commands
             catch (KalInputException ex)
             {
                 ThrowKalError(ex, ex.Target);
+            }
+
+            if (Path != null || LiteralPath != null)
+            {
+                _file = ResolveResultsFile();
             }
 
             _rowReader = DataProperty is null ? null : new RecordRowReader(DataProperty, null);
@@ -180,6 +209,11 @@ namespace Kalbio.PowerShell.Commands
             ResultsPayload payload;
             try
             {
+                if (_file is { } file)
+                {
+                    ReadResultsFile(builder, file.Path, file.Encoding);
+                }
+
                 RefuseLostOrNoRecords(builder);
                 payload = builder.Complete();
             }
@@ -241,6 +275,83 @@ namespace Kalbio.PowerShell.Commands
             }
         }
 
+        private (string Path, System.Text.Encoding? Encoding) ResolveResultsFile()
+        {
+            System.Text.Encoding? encoding = null;
+            if (Encoding != null)
+            {
+                encoding = TextEncodingCompleter.Parse(Encoding);
+                if (encoding is null)
+                {
+                    ThrowTerminatingError(KalErrors.Create("InvalidEncoding", ErrorCategory.InvalidArgument, $"-Encoding '{Encoding}' is not a known text encoding. Use one of {string.Join(", ", TextEncodingCompleter.Names)}, or a code page number.", Encoding));
+                }
+            }
+
+            string resolved;
+            if (LiteralPath != null)
+            {
+                resolved = SessionState.Path.GetUnresolvedProviderPathFromPSPath(LiteralPath);
+            }
+            else
+            {
+                System.Collections.ObjectModel.Collection<string> matches;
+                try
+                {
+                    matches = GetResolvedProviderPathFromPSPath(Path!, out ProviderInfo _);
+                }
+                catch (ItemNotFoundException)
+                {
+                    matches = new System.Collections.ObjectModel.Collection<string>();
+                }
+
+                if (matches.Count != 1)
+                {
+                    ThrowTerminatingError(KalErrors.Create(
+                        matches.Count == 0 ? "ResultsFileNotFound" : "ResultsFileAmbiguous",
+                        matches.Count == 0 ? ErrorCategory.ObjectNotFound : ErrorCategory.InvalidArgument,
+                        matches.Count == 0 ? $"No results file matches '{Path}'." : $"'{Path}' matches {matches.Count} files; give one results file per submission.",
+                        Path));
+                }
+
+                resolved = matches[0];
+            }
+
+            if (!System.IO.File.Exists(resolved))
+            {
+                ThrowTerminatingError(KalErrors.Create("ResultsFileNotFound", ErrorCategory.ObjectNotFound, $"The results file '{resolved}' does not exist.", resolved));
+            }
+
+            return (resolved, encoding);
+        }
+
+        /// <summary>Kept apart so that the CSV library is loaded only when a file is read.</summary>
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        private void ReadResultsFile(ResultsPayloadBuilder builder, string path, System.Text.Encoding? encoding)
+        {
+            try
+            {
+                ResultsCsvFile.Read(
+                    path,
+                    encoding,
+                    Delimiter,
+                    DataProperty,
+                    builder,
+                    problem =>
+                    {
+                        if (_reportedErrors++ < MaximumRecordErrors)
+                        {
+                            WriteError(new ErrorRecord(problem, problem.ErrorId, ErrorCategory.InvalidData, path));
+                        }
+                    },
+                    _statusWarnings!.Check,
+                    Cancellation);
+            }
+            catch (OperationCanceledException) when (Stopping)
+            {
+                throw new PipelineStoppedException();
+            }
+        }
+
         /// <summary>A row of the pipeline read as New-KalRecordResult -DataProperty reads it.</summary>
         [MethodImpl(HotPath.Optimize)]
         private RecordFields ReadRow(object? item)
@@ -274,7 +385,7 @@ namespace Kalbio.PowerShell.Commands
                     $"{rows} could not be made into record results by New-KalRecordResult (the first: {lost.First}); nothing was sent, not even the {read} that were read. Fix the input (e.g. add the missing column) and submit all the results again; -ExpectedRecordId $event.record_ids also makes sure that every record has a result.");
             }
 
-            bool piped = MyInvocation.ExpectingInput || MyInvocation.BoundParameters.ContainsKey(nameof(Record));
+            bool piped = MyInvocation.ExpectingInput || MyInvocation.BoundParameters.ContainsKey(nameof(Record)) || _file != null;
             bool noneExpected = ExpectedRecordId != null && ExpectedRecordId.Length == 0;
             if (piped && builder.RecordCount == 0 && builder.Status == "success" && !AllowEmpty && !noneExpected)
             {
