@@ -26,7 +26,7 @@
 .EXAMPLE
     dotnet pwsh -c "& ./bench/Submit-Results.Benchmark.ps1 -Rows 1000000"
 
-    One million records (about 135 MB of JSON): the body is spooled to a temporary file above 32 MiB, so peak memory
+    One million records (about 135 MB of JSON): the body is spooled to a temporary file above 16 MiB, so peak memory
     stays near the floor's.
 #>
 [CmdletBinding()]

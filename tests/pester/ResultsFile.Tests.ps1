@@ -2,38 +2,16 @@
 # same body and the same validation as the Import-Csv pipeline.
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
+    Import-Module (Join-Path $PSScriptRoot 'ResultsTestHelpers.psm1') -Force
     Import-KalbioUnderTest
     $script:Sandbox = Start-TestSandbox
     $script:Operation = 'op-file'
     $script:File = 'file-file'
 
-    function Get-ApiRequest { @(Invoke-Sandbox $script:Sandbox GET requests | Where-Object path -Like '/operations/*') }
-    function Get-SubmittedBody {
-        $submissions = @(Invoke-Sandbox $script:Sandbox GET submissions)
-        $submissions.Count | Should -Be 1 -Because 'exactly one submission is expected'
-        $submissions[0].body
-    }
-    function Reset-Registration {
-        Invoke-Sandbox $script:Sandbox POST reset | Out-Null
-        Invoke-Sandbox $script:Sandbox POST files @{ file_id = $script:File; content = "id`n1`n" } | Out-Null
-        Invoke-Sandbox $script:Sandbox POST registrations @{ operation_id = $script:Operation; file_id = $script:File } | Out-Null
-        Connect-TestSandbox $script:Sandbox
-        Invoke-Sandbox $script:Sandbox DELETE requests | Out-Null
-    }
     function New-Csv([string] $Name, [string] $Text, [Text.Encoding] $Encoding = [Text.UTF8Encoding]::new($false)) {
         $path = Join-Path $TestDrive $Name
         [IO.File]::WriteAllText($path, $Text, $Encoding)
         $path
-    }
-    # Runs a submission, collecting its non-terminating errors and the terminating one apart.
-    function Invoke-Submission([scriptblock] $Script) {
-        $problems = $null
-        $terminating = $null
-        try { . $Script -ErrorVariable problems -ErrorAction SilentlyContinue } catch { $terminating = $_ }
-        [pscustomobject]@{
-            Errors      = @($problems | Where-Object { $_ -is [Management.Automation.ErrorRecord] -and $_.FullyQualifiedErrorId -ne $terminating.FullyQualifiedErrorId })
-            Terminating = $terminating
-        }
     }
 
     $script:Quoted = "record_id,status,error_message,id,name,smiles`r`n" +
@@ -48,7 +26,7 @@ AfterAll {
 }
 
 Describe 'Submit-KalRegistrationResult -Path: the body' {
-    BeforeEach { Reset-Registration }
+    BeforeEach { Reset-TestRegistration $script:Sandbox $script:Operation $script:File }
 
     It 'sends the same bytes as Import-Csv | New-KalRecordResult, for quoting, embedded newlines and a BOM (<Case>)' -TestCases @(
         @{ Case = 'no BOM'; Bom = $false }
@@ -56,10 +34,10 @@ Describe 'Submit-KalRegistrationResult -Path: the body' {
     ) {
         $csv = New-Csv 'quoted.csv' $script:Quoted ([Text.UTF8Encoding]::new($Bom))
         Import-Csv -LiteralPath $csv | New-KalRecordResult -DataProperty id, name, smiles | Submit-KalRegistrationResult $script:Operation $script:File -KeyFieldName id
-        $viaPipeline = Get-SubmittedBody
-        Reset-Registration
+        $viaPipeline = (Get-TestSubmittedBody $script:Sandbox)
+        Reset-TestRegistration $script:Sandbox $script:Operation $script:File
         Submit-KalRegistrationResult $script:Operation $script:File -Path $csv -DataProperty id, name, smiles -KeyFieldName id
-        $direct = Get-SubmittedBody
+        $direct = (Get-TestSubmittedBody $script:Sandbox)
 
         $direct | Should -BeExactly $viaPipeline
         $direct | Should -BeExactly ('{"status":"success","key_field_names":["id"],"records":[' +
@@ -71,13 +49,13 @@ Describe 'Submit-KalRegistrationResult -Path: the body' {
     It 'sends every other column as data by default, and reads RecordId/ErrorMessage headers in any case' {
         $csv = New-Csv 'default.csv' "RECORDID;Status;Weight;ErrorMessage`nr1;matched;180.2;`n"
         Submit-KalRegistrationResult $script:Operation $script:File -LiteralPath $csv -Delimiter ';'
-        Get-SubmittedBody | Should -BeExactly '{"status":"success","records":[{"record_id":"r1","status":"matched","data":{"Weight":"180.2"}}]}'
+        (Get-TestSubmittedBody $script:Sandbox) | Should -BeExactly '{"status":"success","records":[{"record_id":"r1","status":"matched","data":{"Weight":"180.2"}}]}'
     }
 
     It 'reads -Encoding when the file has no BOM' {
         $csv = New-Csv 'latin1.csv' "record_id,status,name`nr1,matched,Café`n" ([Text.Encoding]::Latin1)
         Submit-KalRegistrationResult $script:Operation $script:File -Path $csv -Encoding latin1
-        Get-SubmittedBody | Should -BeExactly '{"status":"success","records":[{"record_id":"r1","status":"matched","data":{"name":"Café"}}]}'
+        (Get-TestSubmittedBody $script:Sandbox) | Should -BeExactly '{"status":"success","records":[{"record_id":"r1","status":"matched","data":{"name":"Café"}}]}'
     }
 
     It 'sends a 10 MB value' {
@@ -86,23 +64,29 @@ Describe 'Submit-KalRegistrationResult -Path: the body' {
         Submit-KalRegistrationResult $script:Operation $script:File -Path $csv
         $expected = '{"status":"success","records":[{"record_id":"r1","status":"matched","data":{"blob":"' + $value + '"}}]}'
         $submission = @(Invoke-Sandbox $script:Sandbox GET submissions)
-        $submission[0].sha256 | Should -Be ([Convert]::ToHexString([Security.Cryptography.SHA256]::HashData([Text.Encoding]::UTF8.GetBytes($expected))).ToLowerInvariant())
+        $submission[0].sha256 | Should -Be (Get-TestSha256 $expected)
     }
 }
 
 Describe 'Submit-KalRegistrationResult -Path: validation sends nothing' {
-    BeforeEach { Reset-Registration }
+    BeforeEach { Reset-TestRegistration $script:Sandbox $script:Operation $script:File }
 
     It 'names the line of a duplicate id and of a missing status, counting lines inside quoted values' {
         $csv = New-Csv 'dup.csv' "record_id,status,note`nr1,matched,""a`nb""`nr2,,x`nr1,created,y`n"
-        $outcome = Invoke-Submission { Submit-KalRegistrationResult $script:Operation $script:File -Path $csv @args }
+        $problems = $null
+        $terminating = $null
+        try { Submit-KalRegistrationResult $script:Operation $script:File -Path $csv -ErrorVariable problems -ErrorAction SilentlyContinue } catch { $terminating = $_ }
+        $outcome = [pscustomobject]@{
+            Errors      = @($problems | Where-Object { $_.FullyQualifiedErrorId -match '^(RecordStatusMissing|DuplicateRecordId),' })
+            Terminating = $terminating
+        }
         $outcome.Errors.Count | Should -Be 2
         $outcome.Errors[0].FullyQualifiedErrorId | Should -Be 'RecordStatusMissing,Kalbio.PowerShell.Commands.SubmitKalRegistrationResultCommand'
         $outcome.Errors[0].Exception.Message | Should -BeLike "Line 4 of dup.csv: records``[1``] (record_id 'r2') has no status*"
         $outcome.Errors[1].FullyQualifiedErrorId | Should -Be 'DuplicateRecordId,Kalbio.PowerShell.Commands.SubmitKalRegistrationResultCommand'
         $outcome.Errors[1].Exception.Message | Should -BeLike "Line 5 of dup.csv: records``[2``] (record_id 'r1') repeats the record_id of records``[0``]*"
         $outcome.Terminating.FullyQualifiedErrorId | Should -BeLike 'RecordResultsInvalid,*'
-        Get-ApiRequest | Should -BeNullOrEmpty
+        (Get-TestOperationRequest $script:Sandbox) | Should -BeNullOrEmpty
     }
 
     It 'refuses a file without a <Column> column before reading any row' -TestCases @(
@@ -114,7 +98,7 @@ Describe 'Submit-KalRegistrationResult -Path: validation sends nothing' {
         $thrown = { Submit-KalRegistrationResult $script:Operation $script:File -Path $csv @Arguments } | Should -Throw -PassThru
         $thrown.FullyQualifiedErrorId | Should -Be 'ResultsFileColumnMissing,Kalbio.PowerShell.Commands.SubmitKalRegistrationResultCommand'
         $thrown.Exception.Message | Should -BeLike "missing.csv has no *$Column* column (its columns are: *). Nothing was sent.*"
-        Get-ApiRequest | Should -BeNullOrEmpty
+        (Get-TestOperationRequest $script:Sandbox) | Should -BeNullOrEmpty
     }
 
     It 'checks -ExpectedRecordId, refuses an empty file, and a path that matches no file' {
@@ -124,7 +108,7 @@ Describe 'Submit-KalRegistrationResult -Path: validation sends nothing' {
         { Submit-KalRegistrationResult $script:Operation $script:File -Path $empty } | Should -Throw -ErrorId 'NoRecordResults,*'
         { Submit-KalRegistrationResult $script:Operation $script:File -Path (Join-Path $TestDrive 'none*.csv') } | Should -Throw -ErrorId 'ResultsFileNotFound,*'
         { Submit-KalRegistrationResult $script:Operation $script:File -Path $csv -Encoding nonesuch } | Should -Throw -ErrorId 'InvalidEncoding,*'
-        Get-ApiRequest | Should -BeNullOrEmpty
+        (Get-TestOperationRequest $script:Sandbox) | Should -BeNullOrEmpty
     }
 
     It 'does not load the CSV library at Import-Module, only when a file is read' {
@@ -143,7 +127,7 @@ Submit-KalRegistrationResult op f -Path $Csv -WhatIf
 }
 
 Describe 'Submit-KalRegistrationResult -Path: Ctrl+C mid-file' {
-    BeforeEach { Reset-Registration }
+    BeforeEach { Reset-TestRegistration $script:Sandbox $script:Operation $script:File }
 
     It 'stops reading, sends nothing and leaves no spool file' -Skip:(-not $IsLinux) {
         $temp = Join-Path $TestDrive 'tmp'
@@ -168,7 +152,7 @@ Describe 'Submit-KalRegistrationResult -Path: Ctrl+C mid-file' {
             $deadline = [DateTime]::UtcNow.AddSeconds(30)
             do {
                 Start-Sleep -Milliseconds 50
-                $open = @([IO.Directory]::GetFileSystemEntries("/proc/$PID/fd") | ForEach-Object { try { [IO.FileInfo]::new($_).LinkTarget } catch { } } | Where-Object { $_ -like "$temp/kalbio-results-*" })
+                $open = @(Get-OpenSpoolFile $PID | Where-Object { $_ -like "$temp/kalbio-results-*" })
             } until ($open.Count -gt 0 -or [DateTime]::UtcNow -gt $deadline)
             $open.Count | Should -Be 1 -Because 'the body is spooled while the file is read'
 
@@ -181,8 +165,7 @@ Describe 'Submit-KalRegistrationResult -Path: Ctrl+C mid-file' {
             $writer = $null
             $stopping.AsyncWaitHandle.WaitOne(30000) | Should -BeTrue
             $ps.InvocationStateInfo.State | Should -Be 'Stopped'
-            @([IO.Directory]::GetFileSystemEntries("/proc/$PID/fd") | ForEach-Object { try { [IO.FileInfo]::new($_).LinkTarget } catch { } } | Where-Object { $_ -like '*kalbio-results-*' }) |
-                Should -BeNullOrEmpty
+            Get-OpenSpoolFile $PID | Should -BeNullOrEmpty
             @(Get-ChildItem -LiteralPath $temp -Force) | Should -BeNullOrEmpty
         } finally {
             if ($writer) { try { $writer.Dispose() } catch [IO.IOException] { } }
@@ -190,6 +173,6 @@ Describe 'Submit-KalRegistrationResult -Path: Ctrl+C mid-file' {
             $env:TMPDIR = $savedTemp
             Remove-Item Env:KALBIO_SPOOL_THRESHOLD -ErrorAction SilentlyContinue
         }
-        Get-ApiRequest | Where-Object path -Like '*/results' | Should -BeNullOrEmpty
+        (Get-TestOperationRequest $script:Sandbox) | Where-Object path -Like '*/results' | Should -BeNullOrEmpty
     }
 }

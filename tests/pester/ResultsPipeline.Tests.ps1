@@ -2,24 +2,12 @@
 # pipeline Import-Csv | Submit-KalRegistrationResult -DataProperty (issue 14, item 1).
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
+    Import-Module (Join-Path $PSScriptRoot 'ResultsTestHelpers.psm1') -Force
     Import-KalbioUnderTest
     $script:Sandbox = Start-TestSandbox
     $script:Operation = 'op-pipe'
     $script:File = 'file-pipe'
 
-    function Get-ApiRequest { @(Invoke-Sandbox $script:Sandbox GET requests | Where-Object path -Like '/operations/*') }
-    function Get-SubmittedBody {
-        $submissions = @(Invoke-Sandbox $script:Sandbox GET submissions)
-        $submissions.Count | Should -Be 1 -Because 'exactly one submission is expected'
-        $submissions[0].body
-    }
-    function Reset-Registration {
-        Invoke-Sandbox $script:Sandbox POST reset | Out-Null
-        Invoke-Sandbox $script:Sandbox POST files @{ file_id = $script:File; content = "id`n1`n" } | Out-Null
-        Invoke-Sandbox $script:Sandbox POST registrations @{ operation_id = $script:Operation; file_id = $script:File } | Out-Null
-        Connect-TestSandbox $script:Sandbox
-        Invoke-Sandbox $script:Sandbox DELETE requests | Out-Null
-    }
     function New-Csv([string] $Name, [string[]] $Lines) {
         $path = Join-Path $TestDrive $Name
         [IO.File]::WriteAllText($path, ($Lines -join "`n") + "`n", [Text.UTF8Encoding]::new($false))
@@ -33,7 +21,7 @@ AfterAll {
 }
 
 Describe 'A pipeline whose rows New-KalRecordResult could not read sends nothing' {
-    BeforeEach { Reset-Registration }
+    BeforeEach { Reset-TestRegistration $script:Sandbox $script:Operation $script:File }
 
     It 'refuses when every row lacks <Column>, with -ErrorAction <Action> on New-KalRecordResult' -TestCases @(
         @{ Column = 'record_id'; Header = 'id,status'; Row = 'CMP-1,matched'; Action = 'SilentlyContinue'; ErrorId = 'RecordIdMissing' }
@@ -51,7 +39,7 @@ Describe 'A pipeline whose rows New-KalRecordResult could not read sends nothing
         $thrown | Should -Not -BeNullOrEmpty
         $thrown.FullyQualifiedErrorId | Should -Be 'RecordResultsInvalid,Kalbio.PowerShell.Commands.SubmitKalRegistrationResultCommand'
         $thrown.Exception.Message | Should -BeLike '2 input rows could not be made into record results by New-KalRecordResult (the first: Input `[0`] has no *); nothing was sent*-ExpectedRecordId*'
-        Get-ApiRequest | Should -BeNullOrEmpty
+        (Get-TestOperationRequest $script:Sandbox) | Should -BeNullOrEmpty
         (Invoke-Sandbox $script:Sandbox GET registrations).status | Should -Not -Be 'completed'
     }
 
@@ -60,20 +48,20 @@ Describe 'A pipeline whose rows New-KalRecordResult could not read sends nothing
         $thrown = { Import-Csv -LiteralPath $csv | New-KalRecordResult -DataProperty id -ErrorAction SilentlyContinue | Submit-KalRegistrationResult $script:Operation $script:File } |
             Should -Throw -PassThru
         $thrown.Exception.Message | Should -BeLike "1 input row could not be made into record results by New-KalRecordResult (the first: Input ``[1``] has no status*not even the 2 record results that were read*"
-        Get-ApiRequest | Should -BeNullOrEmpty
+        (Get-TestOperationRequest $script:Sandbox) | Should -BeNullOrEmpty
     }
 
     It 'still counts rows lost inside a ForEach-Object upstream' {
         $thrown = { 'r1', 'r2' | ForEach-Object { New-KalRecordResult -RecordId $_ -Data @{ x = 1 } -ErrorAction SilentlyContinue -InputObject ([pscustomobject]@{ status = '' }) } |
                 Submit-KalRegistrationResult $script:Operation $script:File } | Should -Throw -PassThru
         $thrown.FullyQualifiedErrorId | Should -BeLike 'RecordResultsInvalid,*'
-        Get-ApiRequest | Should -BeNullOrEmpty
+        (Get-TestOperationRequest $script:Sandbox) | Should -BeNullOrEmpty
     }
 
     It 'does not count rows lost in an earlier, separate pipeline' {
         $null = New-KalRecordResult -InputObject ([pscustomobject]@{ record_id = 'x' }) -ErrorAction SilentlyContinue
         New-KalRecordResult r1 matched | Submit-KalRegistrationResult $script:Operation $script:File
-        Get-SubmittedBody | Should -BeExactly '{"status":"success","records":[{"record_id":"r1","status":"matched"}]}'
+        (Get-TestSubmittedBody $script:Sandbox) | Should -BeExactly '{"status":"success","records":[{"record_id":"r1","status":"matched"}]}'
     }
 
     It 'leaves New-KalRecordResult | Export-Csv with only the good rows (no marker rows)' {
@@ -85,13 +73,13 @@ Describe 'A pipeline whose rows New-KalRecordResult could not read sends nothing
 }
 
 Describe 'A pipeline that produced no record results sends nothing unless asked to' {
-    BeforeEach { Reset-Registration }
+    BeforeEach { Reset-TestRegistration $script:Sandbox $script:Operation $script:File }
 
     It 'refuses an empty pipeline as a success, saying what to do' {
         $thrown = { @() | Submit-KalRegistrationResult $script:Operation $script:File } | Should -Throw -PassThru
         $thrown.FullyQualifiedErrorId | Should -Be 'NoRecordResults,Kalbio.PowerShell.Commands.SubmitKalRegistrationResultCommand'
         $thrown.Exception.Message | Should -BeLike '*nothing was sent*-ExpectedRecordId*-Status error*-AllowEmpty*'
-        Get-ApiRequest | Should -BeNullOrEmpty
+        (Get-TestOperationRequest $script:Sandbox) | Should -BeNullOrEmpty
     }
 
     It 'refuses an empty CSV piped through New-KalRecordResult, and an empty -Record' {
@@ -99,30 +87,30 @@ Describe 'A pipeline that produced no record results sends nothing unless asked 
         { Import-Csv -LiteralPath $csv | New-KalRecordResult -DataProperty id | Submit-KalRegistrationResult $script:Operation $script:File } |
             Should -Throw -ErrorId 'NoRecordResults,*'
         { Submit-KalRegistrationResult $script:Operation $script:File -Record @() } | Should -Throw -ErrorId 'NoRecordResults,*'
-        Get-ApiRequest | Should -BeNullOrEmpty
+        (Get-TestOperationRequest $script:Sandbox) | Should -BeNullOrEmpty
     }
 
     It 'sends an empty success with -AllowEmpty' {
         @() | Submit-KalRegistrationResult $script:Operation $script:File -AllowEmpty
-        Get-SubmittedBody | Should -BeExactly '{"status":"success"}'
+        (Get-TestSubmittedBody $script:Sandbox) | Should -BeExactly '{"status":"success"}'
     }
 
     It 'sends an empty success when -ExpectedRecordId says there are no records' {
         @() | Submit-KalRegistrationResult $script:Operation $script:File -ExpectedRecordId @()
-        Get-SubmittedBody | Should -BeExactly '{"status":"success"}'
+        (Get-TestSubmittedBody $script:Sandbox) | Should -BeExactly '{"status":"success"}'
     }
 
     It 'sends a whole-file error from an empty pipeline, and with no pipeline at all' {
         @() | Submit-KalRegistrationResult $script:Operation $script:File -Status error -ErrorMessage 'no rows'
-        Get-SubmittedBody | Should -BeExactly '{"status":"error","message":"no rows","error_message":"no rows"}'
-        Reset-Registration
+        (Get-TestSubmittedBody $script:Sandbox) | Should -BeExactly '{"status":"error","message":"no rows","error_message":"no rows"}'
+        Reset-TestRegistration $script:Sandbox $script:Operation $script:File
         Submit-KalRegistrationResult $script:Operation $script:File -Status error -ErrorMessage 'bad file'
-        Get-SubmittedBody | Should -BeExactly '{"status":"error","message":"bad file","error_message":"bad file"}'
+        (Get-TestSubmittedBody $script:Sandbox) | Should -BeExactly '{"status":"error","message":"bad file","error_message":"bad file"}'
     }
 }
 
 Describe 'Record statuses outside the usual ones' {
-    BeforeEach { Reset-Registration }
+    BeforeEach { Reset-TestRegistration $script:Sandbox $script:Operation $script:File }
 
     It 'warns once per unusual status from New-KalRecordResult, and still sends it' {
         $warnings = $null
@@ -130,7 +118,7 @@ Describe 'Record statuses outside the usual ones' {
             Submit-KalRegistrationResult $script:Operation $script:File
         @($warnings).Count | Should -Be 1
         $warnings[0].Message | Should -BeLike "The record status 'matchd' is not one of the usual ones (matched, not_found, created, error)*typo*"
-        Get-SubmittedBody | Should -BeLike '*"status":"matchd"*'
+        (Get-TestSubmittedBody $script:Sandbox) | Should -BeLike '*"status":"matchd"*'
     }
 
     It 'warns for an unusual status of a hashtable piped to Submit, and not for usual ones' {
@@ -154,7 +142,7 @@ Describe 'Record statuses outside the usual ones' {
 }
 
 Describe 'Import-Csv | Submit-KalRegistrationResult -DataProperty (one cmdlet)' {
-    BeforeEach { Reset-Registration }
+    BeforeEach { Reset-TestRegistration $script:Sandbox $script:Operation $script:File }
 
     It 'sends the same body, byte for byte, as with New-KalRecordResult -DataProperty in between' {
         $csv = New-Csv 'same.csv' @(
@@ -164,10 +152,10 @@ Describe 'Import-Csv | Submit-KalRegistrationResult -DataProperty (one cmdlet)' 
             'r3,created,,CMP-3,Ünïcödé,F/C=C/F')
         Import-Csv -LiteralPath $csv | New-KalRecordResult -DataProperty id, name, smiles |
             Submit-KalRegistrationResult $script:Operation $script:File -KeyFieldName id
-        $viaNew = Get-SubmittedBody
-        Reset-Registration
+        $viaNew = (Get-TestSubmittedBody $script:Sandbox)
+        Reset-TestRegistration $script:Sandbox $script:Operation $script:File
         Import-Csv -LiteralPath $csv | Submit-KalRegistrationResult $script:Operation $script:File -DataProperty id, name, smiles -KeyFieldName id
-        $direct = Get-SubmittedBody
+        $direct = (Get-TestSubmittedBody $script:Sandbox)
 
         $direct | Should -BeExactly $viaNew
         $direct | Should -BeLike '*"records":`[{"record_id":"r1","status":"matched","data":{"id":"CMP-1","name":"Aspirin, plain","smiles":"CC(=O)Oc1ccccc1C(=O)O"}}*'
@@ -177,7 +165,7 @@ Describe 'Import-Csv | Submit-KalRegistrationResult -DataProperty (one cmdlet)' 
     It 'reads RecordId/Status/ErrorMessage rows and hashtables as New-KalRecordResult does' {
         [pscustomobject]@{ RecordId = 'r1'; Status = 'matched'; ErrorMessage = 'note'; id = 1 }, @{ record_id = 'r2'; status = 'created'; id = 2 } |
             Submit-KalRegistrationResult $script:Operation $script:File -DataProperty id
-        Get-SubmittedBody | Should -BeExactly '{"status":"success","records":[{"record_id":"r1","status":"matched","data":{"id":1},"error_message":"note"},{"record_id":"r2","status":"created","data":{"id":2}}]}'
+        (Get-TestSubmittedBody $script:Sandbox) | Should -BeExactly '{"status":"success","records":[{"record_id":"r1","status":"matched","data":{"id":1},"error_message":"note"},{"record_id":"r2","status":"created","data":{"id":2}}]}'
     }
 
     It 'refuses a row without a -DataProperty column, naming the row and its columns, and sends nothing' {
@@ -190,7 +178,7 @@ Describe 'Import-Csv | Submit-KalRegistrationResult -DataProperty (one cmdlet)' 
         $problems[0].FullyQualifiedErrorId | Should -Be 'DataPropertyNotFound,Kalbio.PowerShell.Commands.SubmitKalRegistrationResultCommand'
         $problems[0].Exception.Message | Should -BeLike "records``[0``] has no property 'smiles' to copy into data (it has: record_id, status, id)*"
         $thrown.FullyQualifiedErrorId | Should -BeLike 'RecordResultsInvalid,*'
-        Get-ApiRequest | Should -BeNullOrEmpty
+        (Get-TestOperationRequest $script:Sandbox) | Should -BeNullOrEmpty
     }
 
     It 'refuses a duplicate record id and a missing status, and a repeated -DataProperty before any row' {
@@ -207,6 +195,6 @@ Describe 'Import-Csv | Submit-KalRegistrationResult -DataProperty (one cmdlet)' 
         $problems[1].Exception.Message | Should -BeLike "records``[2``] (record_id 'r1') repeats the record_id of records``[0``]*"
         { Import-Csv -LiteralPath $csv | Submit-KalRegistrationResult $script:Operation $script:File -DataProperty id, ID } |
             Should -Throw -ErrorId 'InvalidDataProperty,*'
-        Get-ApiRequest | Should -BeNullOrEmpty
+        (Get-TestOperationRequest $script:Sandbox) | Should -BeNullOrEmpty
     }
 }

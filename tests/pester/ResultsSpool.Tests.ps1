@@ -2,30 +2,13 @@
 # which is re-sent whole on a retry and never left behind (Ctrl+C, kill -9).
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
+    Import-Module (Join-Path $PSScriptRoot 'ResultsTestHelpers.psm1') -Force
     Import-KalbioUnderTest
     $script:Sandbox = Start-TestSandbox
     $script:Operation = 'op-spool'
     $script:File = 'file-spool'
     $script:Threshold = 1MB
 
-    function Reset-Registration {
-        Invoke-Sandbox $script:Sandbox POST reset | Out-Null
-        Invoke-Sandbox $script:Sandbox POST files @{ file_id = $script:File; content = "id`n1`n" } | Out-Null
-        Invoke-Sandbox $script:Sandbox POST registrations @{ operation_id = $script:Operation; file_id = $script:File } | Out-Null
-        Connect-TestSandbox $script:Sandbox
-        Invoke-Sandbox $script:Sandbox DELETE requests | Out-Null
-    }
-
-    function Get-Sha256([string] $Text) {
-        [Convert]::ToHexString([Security.Cryptography.SHA256]::HashData([Text.Encoding]::UTF8.GetBytes($Text))).ToLowerInvariant()
-    }
-
-    # The spool files a process holds open, by the target of its descriptors (Linux: an unlinked file reads "(deleted)").
-    function Get-OpenSpoolFile([int] $ProcessId) {
-        # Read with readlink only: Get-ChildItem stats each target, and can block on this process's own pipes.
-        $descriptors = try { [IO.Directory]::GetFileSystemEntries("/proc/$ProcessId/fd") } catch { @() }
-        @($descriptors | ForEach-Object { try { [IO.FileInfo]::new($_).LinkTarget } catch { $null } } | Where-Object { $_ -like '*kalbio-results-*' })
-    }
 
     function Wait-Until([scriptblock] $Condition, [int] $Seconds = 60) {
         $deadline = [DateTime]::UtcNow.AddSeconds($Seconds)
@@ -48,7 +31,7 @@ AfterAll {
 
 Describe 'A results body above the spool threshold' {
     BeforeEach {
-        Reset-Registration
+        Reset-TestRegistration $script:Sandbox $script:Operation $script:File
         $env:KALBIO_SPOOL_THRESHOLD = [string] $script:Threshold
     }
     AfterEach { Remove-Item Env:KALBIO_SPOOL_THRESHOLD -ErrorAction SilentlyContinue }
@@ -65,7 +48,7 @@ Describe 'A results body above the spool threshold' {
         $attempts[0].body_length | Should -Be ([Text.Encoding]::UTF8.GetByteCount($expected))
         $attempts[1].body_length | Should -Be $attempts[0].body_length
         $submission = @(Invoke-Sandbox $script:Sandbox GET submissions)
-        $submission[0].sha256 | Should -Be (Get-Sha256 $expected)
+        $submission[0].sha256 | Should -Be (Get-TestSha256 $expected)
         ($verbose | Out-String) | Should -BeLike '*temporary file*'
     }
 

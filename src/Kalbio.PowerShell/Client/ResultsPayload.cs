@@ -25,8 +25,8 @@ namespace Kalbio.PowerShell.Client
         /// <summary>How many ids a mismatch message lists before it says "and N more".</summary>
         public const int MaximumListedIds = 10;
 
-        /// <summary>Above this many bytes (32 MiB) a body is kept in a temporary file rather than in memory.</summary>
-        public const long DefaultSpoolThreshold = 32L * 1024 * 1024;
+        /// <summary>Above this many bytes (16 MiB) a body is kept in a temporary file rather than in memory.</summary>
+        public const long DefaultSpoolThreshold = 16L * 1024 * 1024;
 
         /// <summary>Overrides <see cref="DefaultSpoolThreshold"/> (in bytes): for machines short of memory, and for tests.</summary>
         public const string SpoolThresholdVariable = "KALBIO_SPOOL_THRESHOLD";
@@ -40,7 +40,7 @@ namespace Kalbio.PowerShell.Client
         private static readonly JsonEncodedText DataName = JsonEncodedText.Encode("data");
 
         private readonly JsonValueWriter _values;
-        private readonly Dictionary<string, int> _positions;
+        private readonly RecordIdSet _positions = new RecordIdSet();
         private readonly HashSet<string>? _expected;
         private readonly List<string> _unexpectedSample = new List<string>();
         private ChunkedBuffer? _buffer;
@@ -72,7 +72,6 @@ namespace Kalbio.PowerShell.Client
 
             Status = status;
             _values = values;
-            _positions = new Dictionary<string, int>(expectedRecordIds is ICollection<string> known ? known.Count : 0, StringComparer.Ordinal);
             if (expectedRecordIds != null)
             {
                 _expected = new HashSet<string>(StringComparer.Ordinal);
@@ -140,12 +139,11 @@ namespace Kalbio.PowerShell.Client
                 return Invalid(index, recordId, "RecordStatusMissing", "has no status. Give each record a status such as matched, not_found, created or error.", source);
             }
 
-            if (_positions.TryGetValue(recordId!, out int first))
+            if (!_positions.TryAdd(recordId!, index, out int first))
             {
                 return Invalid(index, recordId, "DuplicateRecordId", $"repeats the record_id of records[{first}]. Each record may have only one result.", source);
             }
 
-            _positions.Add(recordId!, index);
             if (_expected != null && !_expected.Contains(recordId!))
             {
                 if (_unexpectedSample.Count < MaximumListedIds)
@@ -294,7 +292,7 @@ namespace Kalbio.PowerShell.Client
             int missingCount = 0;
             foreach (string id in _expected)
             {
-                if (!_positions.ContainsKey(id))
+                if (!_positions.Contains(id))
                 {
                     if (missing.Count < MaximumListedIds)
                     {

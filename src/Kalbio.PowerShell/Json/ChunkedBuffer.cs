@@ -206,8 +206,8 @@ namespace Kalbio.PowerShell.Json
             _spool ??= SpoolFile.Create();
             foreach ((byte[] array, int length) in _sealed)
             {
+                // Left to the garbage collector, not returned to the shared pool, which would keep them for good.
                 _spool.Append(array, length);
-                ArrayPool<byte>.Shared.Return(array);
             }
 
             _sealed.Clear();
