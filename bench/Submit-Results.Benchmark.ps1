@@ -1,32 +1,42 @@
 #Requires -Version 7.4
 <#
 .SYNOPSIS
-    Whole-process wall time and peak memory of submitting CSV rows as registration results, three ways.
+    Whole-process wall time and peak memory of submitting CSV rows as registration results, side by side with the
+    Import-Csv floor and the official Python client's way; prints the issue 14 targets table (met or not).
 .DESCRIPTION
     Writes a CSV of -Rows rows (record_id, status, id, name, smiles), starts the sandbox, and runs each way in a
     fresh `pwsh -NoProfile -File` child under GNU time (so pwsh start-up, module import and connecting count):
 
-      Floor    Import-Csv | Out-Null (the least anything that starts from Import-Csv can cost)
-      Module   Import-Csv | New-KalRecordResult -DataProperty id,name,smiles | Submit-KalRegistrationResult
-      ByHand   Import-Csv | ForEach-Object { [ordered]@{...} }, ConvertTo-Json -Depth 5 -Compress, Invoke-RestMethod
+      Floor      Import-Csv | Out-Null (the least anything that starts from Import-Csv can cost)
+      Module     Import-Csv | New-KalRecordResult -DataProperty id,name,smiles | Submit-KalRegistrationResult
+      Direct     Import-Csv | Submit-KalRegistrationResult -DataProperty id,name,smiles (one cmdlet)
+      Path       Submit-KalRegistrationResult -Path results.csv -DataProperty id,name,smiles (no object per row)
+      Python     bench/peers/submit_results.py: csv.DictReader, json.dumps, one requests.post (skipped with a
+                 notice when no python3 with requests is found)
+      BarePwsh   pwsh -NoProfile -c exit; BarePython: python3 -c "import requests" (start-up costs, to compare work)
+      ByHand     Import-Csv | ForEach-Object { [ordered]@{...} }, ConvertTo-Json -Depth 5 -Compress, Invoke-RestMethod
+                 (not by default)
 
     The runs are interleaved, -Repeat times each; the medians (and the fastest time) are printed. The sandbox is warmed up
     by one untimed run first. After every submitting run the sandbox's
-    record count is checked, and the module's body is compared byte for byte (SHA-256) with the by-hand body.
+    record count is checked, and the SHA-256 of each way's body is printed: the module's ways must be identical.
     Needs Linux with GNU time (/usr/bin/time) and a built module (./build.ps1 -Task Build).
 .EXAMPLE
     dotnet pwsh ./bench/Submit-Results.Benchmark.ps1
 .EXAMPLE
-    dotnet pwsh -c "& ./bench/Submit-Results.Benchmark.ps1 -Rows 1000000 -Repeat 1 -Mode Floor, Module"
+    dotnet pwsh -c "& ./bench/Submit-Results.Benchmark.ps1 -Rows 1000000"
 
-    One million records: the module's peak memory follows the body (about 135 MB of JSON). The by-hand way is left
-    out there: it holds every record as hashtables plus the whole JSON string, several GB.
+    One million records (about 135 MB of JSON): the body is spooled to a temporary file above 16 MiB, so peak memory
+    stays near the floor's.
 #>
 [CmdletBinding()]
 param(
     [int] $Rows = 100000,
     [int] $Repeat = 3,
-    [ValidateSet('Floor', 'Module', 'ByHand')] [string[]] $Mode = @('Floor', 'Module', 'ByHand'),
+    [ValidateSet('Floor', 'Module', 'Direct', 'Path', 'Python', 'BarePwsh', 'BarePython', 'ByHand')]
+    [string[]] $Mode = @('Floor', 'Module', 'Direct', 'Path', 'Python', 'BarePwsh', 'BarePython'),
+    # A python3 that has requests; found on PATH (or /usr/bin/python3) when not given.
+    [string] $Python,
     [string] $ModulePath = (Join-Path $PSScriptRoot '../out/Kalbio'),
     [string] $SandboxPath = (Join-Path $PSScriptRoot '../out/sandbox/Kalbio.Sandbox.dll')
 )
@@ -42,6 +52,17 @@ $child = Join-Path $PSScriptRoot 'Submit-Results.Child.ps1'
 $pwsh = @(if ([IO.Path]::GetFileNameWithoutExtension([Environment]::ProcessPath) -eq 'dotnet') {
     [Environment]::ProcessPath, (Join-Path $PSHOME 'pwsh.dll')
 } else { [Environment]::ProcessPath })
+
+$peer = Join-Path $PSScriptRoot 'peers/submit_results.py'
+if ($Mode -contains 'Python' -or $Mode -contains 'BarePython') {
+    $Python = @($Python, (Get-Command python3 -CommandType Application -ErrorAction SilentlyContinue | Select-Object -First 1 -ExpandProperty Source), '/usr/bin/python3') |
+        Where-Object { $_ -and (Test-Path $_) } |
+        Where-Object { & $_ -c 'import requests' 2>$null; $LASTEXITCODE -eq 0 } | Select-Object -First 1
+    if (-not $Python) {
+        Write-Warning 'No python3 with requests was found (try: apt-get install python3-requests); the Python peer is skipped.'
+        $Mode = @($Mode | Where-Object { $_ -notin 'Python', 'BarePython' })
+    }
+}
 
 $work = Join-Path ([IO.Path]::GetTempPath()) "kalbio-bench-$PID"
 $null = New-Item -ItemType Directory -Path $work -Force
@@ -95,14 +116,22 @@ try {
             Invoke-Control POST registrations @{ operation_id = $operation; file_id = $file } | Out-Null
             [GC]::Collect()
             $report = Join-Path $work "time-$way-$round.txt"
-            $arguments = @('-f', '%e %M', '-o', $report) + $pwsh + @('-NoProfile', '-NonInteractive', '-File', $child,
-                '-Mode', $way, '-Csv', $csv, '-OperationId', $operation, '-FileId', $file, '-ModulePath', $ModulePath)
+            $command = switch ($way) {
+                'Python' { @($Python, $peer, $csv, $operation, $file) }
+                'BarePython' { @($Python, '-c', 'import requests') }
+                'BarePwsh' { $pwsh + @('-NoProfile', '-NonInteractive', '-c', 'exit') }
+                default {
+                    $pwsh + @('-NoProfile', '-NonInteractive', '-File', $child, '-Mode', $way, '-Csv', $csv,
+                        '-OperationId', $operation, '-FileId', $file, '-ModulePath', $ModulePath)
+                }
+            }
+            $arguments = @('-f', '%e %M', '-o', $report) + $command
             $clock = [Diagnostics.Stopwatch]::StartNew()
             & $time @arguments
             $clock.Stop()
             if ($LASTEXITCODE -ne 0) { throw "$way run $round failed (exit code $LASTEXITCODE)." }
             $peakKb = [long] ((Get-Content -LiteralPath $report | Select-Object -Last 1) -split ' ')[1]
-            if ($way -ne 'Floor') {
+            if ($way -notin 'Floor', 'BarePwsh', 'BarePython') {
                 $submission = @(Invoke-Control GET submissions)
                 if ($submission.Count -ne 1 -or $submission[0].record_count -ne $Rows) {
                     throw "$way run $round did not submit $Rows records (the sandbox saw $($submission.Count) submissions)."
@@ -137,12 +166,46 @@ $summary = foreach ($way in $Mode) {
 "Rows: $($Rows.ToString('N0')); runs per way: $Repeat (medians); pwsh $($PSVersionTable.PSVersion); $([Environment]::ProcessorCount) cores"
 $summary | Format-Table -AutoSize | Out-String -Width 200
 $byName = @{}; foreach ($s in $summary) { $byName[$s.Mode] = $s }
-if ($byName.ContainsKey('Floor') -and $byName.ContainsKey('Module')) {
-    'Module / Floor time:        {0:N2}x  (target <= 1.5x)' -f ($byName.Module.Seconds / $byName.Floor.Seconds)
+foreach ($way in $hashes.Keys | Sort-Object) { 'Body SHA-256 {0,-7} {1}' -f $way, $hashes[$way] }
+$moduleHashes = @($hashes.Keys | Where-Object { $_ -in 'Module', 'Direct', 'Path' } | ForEach-Object { $hashes[$_] } | Select-Object -Unique)
+if ($moduleHashes.Count -gt 0) { 'Module, Direct and Path bodies identical: {0}' -f ($moduleHashes.Count -eq 1) }
+''
+
+# The issue 14 targets that this run can judge: each with its figure and whether it is met.
+function Get-Figure([string] $Name, [string] $Field = 'Seconds') { if ($byName.ContainsKey($Name)) { $byName[$Name].$Field } }
+$targets = [Collections.Generic.List[object]]::new()
+function Add-Target([string] $Job, [string] $Target, $Figure, [string] $Format, [scriptblock] $Met) {
+    if ($null -eq $Figure) { return }
+    $targets.Add([pscustomobject]@{ Job = $Job; Target = $Target; Figure = ($Format -f $Figure); Met = $(if (& $Met $Figure) { 'met' } else { 'NOT met' }) })
+}
+$size = if ($Rows -ge 1000000) { '1M' } else { "$([Math]::Round($Rows / 1000))k" }
+$floor = Get-Figure Floor; $floorPeak = Get-Figure Floor PeakMB
+if ($Rows -lt 1000000) {
+    if ($floor) {
+        Add-Target "$size, Import-Csv | Submit -DataProperty" '<= 1.3x floor' ($(if (Get-Figure Direct) { (Get-Figure Direct) / $floor })) '{0:N2}x' { param($x) $x -le 1.3 }
+        Add-Target "$size, Import-Csv | New-KalRecordResult | Submit" '(was 1.55x) floor' ($(if (Get-Figure Module) { (Get-Figure Module) / $floor })) '{0:N2}x' { param($x) $true }
+        Add-Target "$size, Submit -Path" 'whole process < floor' ($(if (Get-Figure Path) { (Get-Figure Path) / $floor })) '{0:N2}x' { param($x) $x -lt 1 }
+    }
+    if ((Get-Figure Path) -and (Get-Figure BarePwsh) -and (Get-Figure Python) -and (Get-Figure BarePython)) {
+        $pathWork = (Get-Figure Path) - (Get-Figure BarePwsh); $pythonWork = (Get-Figure Python) - (Get-Figure BarePython)
+        Add-Target "$size, Submit -Path work" '<= 1/3 of Python work' ($pathWork / $pythonWork) ('{0:N2}x' + " ($([Math]::Round($pathWork, 2)) s vs $([Math]::Round($pythonWork, 2)) s)") { param($x) $x -le (1 / 3) }
+    }
+} else {
+    if ((Get-Figure Path) -and (Get-Figure Python)) {
+        Add-Target "$size, Submit -Path" '>= 3x faster than Python' ((Get-Figure Python) / (Get-Figure Path)) '{0:N2}x' { param($x) $x -ge 3 }
+    }
+    if ($floorPeak) {
+        Add-Target "$size, Submit -Path peak RSS" '<= floor + 64 MiB' ((Get-Figure Path PeakMB) - $floorPeak) '{0:+0;-0} MiB' { param($x) $x -le 64 }
+        foreach ($way in 'Direct', 'Module') {
+            if (Get-Figure $way) {
+                Add-Target "$size, Import-Csv pipeline ($way)" '<= 1.6x floor' ((Get-Figure $way) / $floor) '{0:N2}x' { param($x) $x -le 1.6 }
+                Add-Target "$size, Import-Csv pipeline ($way) peak RSS" '<= floor + 64 MiB' ((Get-Figure $way PeakMB) - $floorPeak) '{0:+0;-0} MiB' { param($x) $x -le 64 }
+            }
+        }
+    }
 }
 if ($byName.ContainsKey('ByHand') -and $byName.ContainsKey('Module')) {
-    'ByHand / Module time:       {0:N2}x  (target >= 1.5x)' -f ($byName.ByHand.Seconds / $byName.Module.Seconds)
-    'Module / ByHand peak memory: {0:N2}x  (target <= 0.6x)' -f ($byName.Module.PeakMB / $byName.ByHand.PeakMB)
-    'ByHand / Floor time:        {0:N2}x' -f ($byName.ByHand.Seconds / $byName.Floor.Seconds)
-    'Same JSON body (SHA-256):   {0}' -f ($hashes.Module -eq $hashes.ByHand)
+    'ByHand / Module time:       {0:N2}x' -f ($byName.ByHand.Seconds / $byName.Module.Seconds)
 }
+"Targets (issue 14; Import-Module time: bench/Measure-ImportTime.ps1):"
+$targets | Format-Table -AutoSize | Out-String -Width 200

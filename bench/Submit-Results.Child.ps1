@@ -4,7 +4,7 @@
     KALEIDOSCOPE_API_* environment variables, never the command line.
 #>
 param(
-    [Parameter(Mandatory)] [ValidateSet('Floor', 'Module', 'ByHand')] [string] $Mode,
+    [Parameter(Mandatory)] [ValidateSet('Floor', 'Module', 'Direct', 'Path', 'ByHand')] [string] $Mode,
     [Parameter(Mandatory)] [string] $Csv,
     [string] $OperationId,
     [string] $FileId,
@@ -22,6 +22,15 @@ switch ($Mode) {
         Import-Csv -LiteralPath $Csv |
             New-KalRecordResult -DataProperty id, name, smiles |
             Submit-KalRegistrationResult -OperationId $OperationId -FileId $FileId
+    }
+    'Direct' {
+        Import-Module $ModulePath
+        Import-Csv -LiteralPath $Csv |
+            Submit-KalRegistrationResult -OperationId $OperationId -FileId $FileId -DataProperty id, name, smiles
+    }
+    'Path' {
+        Import-Module $ModulePath
+        Submit-KalRegistrationResult -OperationId $OperationId -FileId $FileId -Path $Csv -DataProperty id, name, smiles
     }
     'ByHand' {
         $base = $env:KALEIDOSCOPE_API_URL.TrimEnd('/')

@@ -113,7 +113,8 @@ namespace Kalbio.PowerShell.Tests
         [Fact]
         public void Memory_follows_the_bytes_of_the_body_and_the_body_can_be_read_again_for_a_retry()
         {
-            using ResultsPayloadBuilder builder = Builder(keys: new[] { "id" });
+            // Kept in memory (no spool threshold) to measure the chunks; spooling is ResultsSpoolTests'.
+            using var builder = new ResultsPayloadBuilder("success", null, new[] { "id" }, null, new JsonValueWriter(), spoolThreshold: long.MaxValue);
             for (int i = 0; i < 200_000; i++)
             {
                 Assert.Null(builder.Add("rec-" + i, "matched", Data(("id", "CMP-" + i), ("smiles", "CC(=O)Oc1ccccc1C(=O)O")), null));

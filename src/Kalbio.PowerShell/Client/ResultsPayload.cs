@@ -25,6 +25,12 @@ namespace Kalbio.PowerShell.Client
         /// <summary>How many ids a mismatch message lists before it says "and N more".</summary>
         public const int MaximumListedIds = 10;
 
+        /// <summary>Above this many bytes (16 MiB) a body is kept in a temporary file rather than in memory.</summary>
+        public const long DefaultSpoolThreshold = 16L * 1024 * 1024;
+
+        /// <summary>Overrides <see cref="DefaultSpoolThreshold"/> (in bytes): for machines short of memory, and for tests.</summary>
+        public const string SpoolThresholdVariable = "KALBIO_SPOOL_THRESHOLD";
+
         private static readonly JsonEncodedText StatusName = JsonEncodedText.Encode("status");
         private static readonly JsonEncodedText MessageName = JsonEncodedText.Encode("message");
         private static readonly JsonEncodedText ErrorMessageName = JsonEncodedText.Encode("error_message");
@@ -34,7 +40,7 @@ namespace Kalbio.PowerShell.Client
         private static readonly JsonEncodedText DataName = JsonEncodedText.Encode("data");
 
         private readonly JsonValueWriter _values;
-        private readonly Dictionary<string, int> _positions;
+        private readonly RecordIdSet _positions = new RecordIdSet();
         private readonly HashSet<string>? _expected;
         private readonly List<string> _unexpectedSample = new List<string>();
         private ChunkedBuffer? _buffer;
@@ -50,7 +56,9 @@ namespace Kalbio.PowerShell.Client
         /// <param name="keyFieldNames">Sent as <c>key_field_names</c> when not null.</param>
         /// <param name="expectedRecordIds">When not null, the results must be for exactly these record ids.</param>
         /// <param name="values">Writes each record's data (with the host's adapter).</param>
-        public ResultsPayloadBuilder(string status, string? message, IReadOnlyList<string>? keyFieldNames, IEnumerable<string>? expectedRecordIds, JsonValueWriter values)
+        /// <param name="spoolThreshold">Above this many bytes the body lives in a temporary file; by default
+        /// <see cref="SpoolThresholdVariable"/>'s value or <see cref="DefaultSpoolThreshold"/>.</param>
+        public ResultsPayloadBuilder(string status, string? message, IReadOnlyList<string>? keyFieldNames, IEnumerable<string>? expectedRecordIds, JsonValueWriter values, long? spoolThreshold = null)
         {
             if (status != "success" && status != "error")
             {
@@ -64,7 +72,6 @@ namespace Kalbio.PowerShell.Client
 
             Status = status;
             _values = values;
-            _positions = new Dictionary<string, int>(expectedRecordIds is ICollection<string> known ? known.Count : 0, StringComparer.Ordinal);
             if (expectedRecordIds != null)
             {
                 _expected = new HashSet<string>(StringComparer.Ordinal);
@@ -79,7 +86,7 @@ namespace Kalbio.PowerShell.Client
                 }
             }
 
-            _buffer = new ChunkedBuffer();
+            _buffer = new ChunkedBuffer(spoolThreshold ?? ConfiguredSpoolThreshold());
             _writer = new Utf8JsonWriter(_buffer, JsonValueWriter.WriterOptions);
             _writer.WriteStartObject();
             _writer.WriteString(StatusName, status);
@@ -132,12 +139,11 @@ namespace Kalbio.PowerShell.Client
                 return Invalid(index, recordId, "RecordStatusMissing", "has no status. Give each record a status such as matched, not_found, created or error.", source);
             }
 
-            if (_positions.TryGetValue(recordId!, out int first))
+            if (!_positions.TryAdd(recordId!, index, out int first))
             {
                 return Invalid(index, recordId, "DuplicateRecordId", $"repeats the record_id of records[{first}]. Each record may have only one result.", source);
             }
 
-            _positions.Add(recordId!, index);
             if (_expected != null && !_expected.Contains(recordId!))
             {
                 if (_unexpectedSample.Count < MaximumListedIds)
@@ -197,6 +203,7 @@ namespace Kalbio.PowerShell.Client
             _writer.Flush();
             _writer.Dispose();
             _writer = null;
+            _buffer!.Seal();
             var payload = new ResultsPayload(_buffer!, Status, _count);
             _buffer = null;
             return payload;
@@ -285,7 +292,7 @@ namespace Kalbio.PowerShell.Client
             int missingCount = 0;
             foreach (string id in _expected)
             {
-                if (!_positions.ContainsKey(id))
+                if (!_positions.Contains(id))
                 {
                     if (missing.Count < MaximumListedIds)
                     {
@@ -314,6 +321,11 @@ namespace Kalbio.PowerShell.Client
 
             return $"The results do not match the expected record ids: {string.Join("; ", parts)}.";
         }
+
+        private static long ConfiguredSpoolThreshold() =>
+            long.TryParse(Environment.GetEnvironmentVariable(SpoolThresholdVariable), NumberStyles.None, CultureInfo.InvariantCulture, out long bytes)
+                ? bytes
+                : DefaultSpoolThreshold;
 
         private static string Count(int count, string one, string many) =>
             count == 1 ? "1 " + one : count.ToString("N0", CultureInfo.InvariantCulture) + " " + many;
@@ -372,6 +384,9 @@ namespace Kalbio.PowerShell.Client
         public int RecordCount { get; }
 
         public long Length => Buffer.Length;
+
+        /// <summary>True when the body is kept in a temporary file (it is larger than the spool threshold).</summary>
+        public bool IsSpooled => Buffer.IsSpooled;
 
         internal ChunkedBuffer Buffer { get; }
 

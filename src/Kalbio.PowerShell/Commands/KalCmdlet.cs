@@ -160,8 +160,14 @@ namespace Kalbio.PowerShell.Commands
 
         public void Dispose()
         {
+            Release();
             _stopping.Dispose();
             GC.SuppressFinalize(this);
+        }
+
+        /// <summary>Frees what the command holds; runs on every exit path (end, error, Ctrl+C) when PowerShell disposes it.</summary>
+        protected virtual void Release()
+        {
         }
 
         private void WritePendingProgress(bool force)

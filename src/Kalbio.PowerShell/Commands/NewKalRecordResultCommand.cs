@@ -1,6 +1,5 @@
 using System;
 using System.Collections;
-using System.Collections.Generic;
 using System.Globalization;
 using System.Management.Automation;
 using System.Runtime.CompilerServices;
@@ -25,8 +24,8 @@ namespace Kalbio.PowerShell.Commands
     public sealed class NewKalRecordResultCommand : KalCmdlet
     {
         private int _index = -1;
-        private string[]? _dataNames;
-        private KalRecordData? _fixedData;
+        private RecordRowReader? _reader;
+        private UnknownStatusWarnings? _statusWarnings;
 
         [Parameter(Position = 0)]
         [Alias("record_id")]
@@ -74,28 +73,23 @@ namespace Kalbio.PowerShell.Commands
                 ThrowTerminatingError(KalErrors.Create("DataAndDataProperty", ErrorCategory.InvalidArgument, "Give -Data or -DataProperty, not both.", null));
             }
 
-            if (DataProperty != null)
+            if (DataProperty != null && RecordRowReader.CheckDataProperty(DataProperty) is { } wrongNames)
             {
-                // The results share one copy of the names (the caller's array could change later).
-                _dataNames = (string[])DataProperty.Clone();
-                var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
-                foreach (string? name in DataProperty)
+                ThrowTerminatingError(KalErrors.Create("InvalidDataProperty", ErrorCategory.InvalidArgument, wrongNames, DataProperty));
+            }
+
+            KalRecordData? fixedData = null;
+            if (Data != null)
+            {
+                fixedData = RecordRowReader.ToData(Data);
+                if (fixedData is null)
                 {
-                    if (string.IsNullOrWhiteSpace(name) || !seen.Add(name!))
-                    {
-                        ThrowTerminatingError(KalErrors.Create("InvalidDataProperty", ErrorCategory.InvalidArgument, string.IsNullOrWhiteSpace(name) ? "-DataProperty has an empty name." : $"-DataProperty lists '{name}' twice.", DataProperty));
-                    }
+                    ThrowTerminatingError(KalErrors.Create("RecordDataNotAnObject", ErrorCategory.InvalidArgument, $"-Data must be a hashtable or an object with properties (field name -> value), but it is {RecordRowReader.DescribeData(Data)}.", Data));
                 }
             }
 
-            if (Data != null)
-            {
-                _fixedData = ToData(Data);
-                if (_fixedData is null)
-                {
-                    ThrowTerminatingError(KalErrors.Create("RecordDataNotAnObject", ErrorCategory.InvalidArgument, $"-Data must be a hashtable or an object with properties (field name -> value), but it is {DescribeData(Data)}.", Data));
-                }
-            }
+            _reader = new RecordRowReader(DataProperty, fixedData);
+            _statusWarnings = new UnknownStatusWarnings(WriteWarning);
         }
 
         [MethodImpl(HotPath.Optimize)]
@@ -103,202 +97,38 @@ namespace Kalbio.PowerShell.Commands
         {
             _index++;
             PSObject? row = InputObject;
-            string? recordId = NonEmpty(RecordId);
-            string? status = NonEmpty(Status);
-            string? errorMessage = NonEmpty(ErrorMessage);
-            IDictionary? data = _fixedData;
+            string? recordId = RecordRowReader.NonEmpty(RecordId);
+            string? status = RecordRowReader.NonEmpty(Status);
+            string? errorMessage = RecordRowReader.NonEmpty(ErrorMessage);
             try
             {
-                if (row != null)
-                {
-                    data = ReadRow(row, ref recordId, ref status, ref errorMessage) ?? data;
-                    recordId = NonEmpty(recordId);
-                    status = NonEmpty(status);
-                    errorMessage = NonEmpty(errorMessage);
-                }
-
+                IDictionary? data = _reader!.Read(row, ref recordId, ref status, ref errorMessage);
+                recordId = RecordRowReader.NonEmpty(recordId);
+                status = RecordRowReader.NonEmpty(status);
+                errorMessage = RecordRowReader.NonEmpty(errorMessage);
                 if (recordId is null)
                 {
-                    throw Problem("RecordIdMissing", "has no record id. Give -RecordId, or pipe objects with a RecordId or record_id property.");
+                    throw new RecordProblem("RecordIdMissing", "has no record id. Give -RecordId, or pipe objects with a RecordId or record_id property.", null);
                 }
 
                 if (status is null)
                 {
-                    throw Problem("RecordStatusMissing", "has no status. Give -Status (matched, not_found, created, error, ...), or pipe objects with a Status property.");
+                    throw new RecordProblem("RecordStatusMissing", "has no status. Give -Status (matched, not_found, created, error, ...), or pipe objects with a Status property.", null);
                 }
 
-                // Each result gets its own copy of -Data, so changing one result's data does not change the others.
-                WriteObject(new KalRecordResult(recordId, status, data != null && ReferenceEquals(data, _fixedData) ? Copy(_fixedData!) : data, errorMessage));
+                _statusWarnings!.Check(status);
+                WriteObject(new KalRecordResult(recordId, status, data, errorMessage));
             }
             catch (RecordProblem problem)
             {
                 string subject = row is null ? "The record result" : $"Input [{_index.ToString(CultureInfo.InvariantCulture)}]";
-                WriteError(KalErrors.Create(problem.ErrorId, ErrorCategory.InvalidData, subject + " " + problem.Message, row ?? (object?)recordId));
+                string message = subject + " " + problem.Message;
+                // A Submit-KalRegistrationResult further down this pipeline refuses to send because of this row, even
+                // when this error is silenced (-ErrorAction SilentlyContinue).
+                UnreadRows.Report(problem.ErrorId, message);
+                WriteError(KalErrors.Create(problem.ErrorId, ErrorCategory.InvalidData, message, row ?? (object?)recordId));
             }
         }
-
-        [MethodImpl(HotPath.Optimize)]
-        private IDictionary? ReadRow(PSObject row, ref string? recordId, ref string? status, ref string? errorMessage)
-        {
-            object? value = row.BaseObject;
-            switch (value)
-            {
-                case KalRecordResult typed:
-                    recordId ??= NonEmpty(typed.RecordId);
-                    status ??= NonEmpty(typed.Status);
-                    errorMessage ??= NonEmpty(typed.ErrorMessage);
-                    return DataProperty != null ? FromColumns(name => typed.Data != null && typed.Data.Contains(name), name => typed.Data![name]) : Copy(typed.Data);
-                case IDictionary dictionary:
-                    recordId ??= Field(dictionary, "record_id", "RecordId", "record_id");
-                    status ??= Field(dictionary, "status", "Status", "status");
-                    errorMessage ??= Field(dictionary, "error_message", "ErrorMessage", "error_message");
-                    if (DataProperty != null)
-                    {
-                        return FromColumns(dictionary.Contains, name => dictionary[name]);
-                    }
-
-                    return _fixedData is null && (dictionary["data"] ?? dictionary["Data"]) is { } dictionaryData ? RowData(dictionaryData) : null;
-                case string _:
-                case ValueType _:
-                    // A plain id, e.g. $event.record_ids | New-KalRecordResult -Status not_found.
-                    recordId ??= RecordInput.Text(value, "record id");
-                    if (DataProperty != null)
-                    {
-                        throw Problem("DataPropertyNotFound", $"is {RecordInput.Describe(value)}, which has no properties to copy with -DataProperty.");
-                    }
-
-                    return null;
-            }
-
-            // Each property that a row lacks costs a slow lookup (PowerShell searches the adapters and the type table
-            // after the row's own properties), so the error message is looked up under one name when the row's
-            // record id property tells which naming convention it uses.
-            PSMemberInfoCollection<PSPropertyInfo> properties = row.Properties;
-            bool? snakeCase = null;
-            if (recordId is null)
-            {
-                PSPropertyInfo? idProperty = properties["record_id"];
-                snakeCase = idProperty != null;
-                recordId = RecordInput.Text((idProperty ?? properties["RecordId"])?.Value, "record_id");
-                if (recordId is null)
-                {
-                    snakeCase = null;
-                }
-            }
-
-            status ??= RecordInput.Text(properties["status"]?.Value, "status");
-            if (errorMessage is null)
-            {
-                PSPropertyInfo? messageProperty = snakeCase == true ? properties["error_message"]
-                    : snakeCase == false ? properties["ErrorMessage"]
-                    : properties["error_message"] ?? properties["ErrorMessage"];
-                errorMessage = RecordInput.Text(messageProperty?.Value, "error_message");
-            }
-            if (DataProperty != null)
-            {
-                string[] names = _dataNames!;
-                var values = new object?[names.Length];
-                for (int i = 0; i < values.Length; i++)
-                {
-                    PSPropertyInfo? property = properties[names[i]];
-                    if (property is null)
-                    {
-                        throw MissingColumn(names[i], Names(properties));
-                    }
-
-                    values[i] = property.Value;
-                }
-
-                return new KalRecordData(names, values);
-            }
-
-            return _fixedData is null && properties["data"]?.Value is { } rowData && RecordInput.Data(rowData) != null ? RowData(rowData) : null;
-        }
-
-        private KalRecordData FromColumns(Func<string, bool> has, Func<string, object?> get)
-        {
-            var data = KalRecordResult.NewData(DataProperty!.Length);
-            foreach (string name in DataProperty)
-            {
-                if (!has(name))
-                {
-                    throw MissingColumn(name, null);
-                }
-
-                data.Add(name, get(name));
-            }
-
-            return data;
-        }
-
-        /// <summary>
-        /// Data as an ordered dictionary: a dictionary's entries or a custom object's properties, values kept as they
-        /// are; null when <paramref name="value"/> is neither.
-        /// </summary>
-        private static KalRecordData? ToData(object value)
-        {
-            object? unwrapped = value is PSObject wrapped ? wrapped.BaseObject : value;
-            if (unwrapped is IDictionary dictionary)
-            {
-                var copy = KalRecordResult.NewData(dictionary.Count);
-                foreach (DictionaryEntry entry in dictionary)
-                {
-                    copy[Convert.ToString(entry.Key, CultureInfo.InvariantCulture) ?? string.Empty] = entry.Value;
-                }
-
-                return copy;
-            }
-
-            if (unwrapped is PSCustomObject && value is PSObject custom)
-            {
-                var data = KalRecordResult.NewData();
-                foreach (PSPropertyInfo property in custom.Properties)
-                {
-                    if (property.IsGettable)
-                    {
-                        data[property.Name] = property.Value;
-                    }
-                }
-
-                return data;
-            }
-
-            return null;
-        }
-
-        private static KalRecordData RowData(object value) =>
-            ToData(value) ?? throw Problem("RecordDataNotAnObject", $"has data that is {DescribeData(value)}; data must be a hashtable or an object with properties (field name -> value).");
-
-        private static string DescribeData(object value)
-        {
-            object? unwrapped = value is PSObject wrapped ? wrapped.BaseObject : value;
-            return unwrapped is ScriptBlock
-                ? "a script block (to compute data for each row, use ForEach-Object { New-KalRecordResult ... -Data @{ ... } })"
-                : RecordInput.Describe(unwrapped);
-        }
-
-        private static KalRecordData? Copy(IDictionary? data) => data is null ? null : ToData(data);
-
-        private static string? Field(IDictionary dictionary, string name, string alternative, string field) =>
-            RecordInput.Text(dictionary[name] ?? dictionary[alternative], field);
-
-        private static string Names(PSMemberInfoCollection<PSPropertyInfo> properties)
-        {
-            var names = new List<string>();
-            foreach (PSPropertyInfo property in properties)
-            {
-                names.Add(property.Name);
-            }
-
-            return string.Join(", ", names);
-        }
-
-        private static RecordProblem MissingColumn(string name, string? available) =>
-            Problem("DataPropertyNotFound", $"has no property '{name}' to copy into data{(string.IsNullOrEmpty(available) ? string.Empty : $" (it has: {available})")}. Check the names given to -DataProperty.");
-
-        private static RecordProblem Problem(string errorId, string predicate) => new RecordProblem(errorId, predicate, null);
-
-        private static string? NonEmpty(string? text) => string.IsNullOrWhiteSpace(text) ? null : text;
     }
 
     /// <summary>

@@ -20,18 +20,25 @@ namespace Kalbio.PowerShell.Commands
     /// record is a non-terminating error (the first <see cref="MaximumRecordErrors"/> of them), the pipeline is read to
     /// the end so all problems are counted, and then one terminating error says that nothing was sent.
     /// </remarks>
-    [Cmdlet(VerbsLifecycle.Submit, "KalRegistrationResult", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+    [Cmdlet(VerbsLifecycle.Submit, "KalRegistrationResult", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = RecordSet)]
     [OutputType(typeof(KalResultSubmission))]
     public sealed class SubmitKalRegistrationResultCommand : KalConnectedCmdlet
     {
         public const int MaximumRecordErrors = 10;
+        private const string RecordSet = "Record";
+        private const string PathSet = "Path";
+        private const string LiteralPathSet = "LiteralPath";
         private const int ProgressActivityId = 0x4b616c;
         private const string Activity = "Submitting registration results";
 
         private readonly Stopwatch _elapsed = new Stopwatch();
         private readonly Stopwatch _sinceProgress = new Stopwatch();
         private ResultsPayloadBuilder? _builder;
+        private RecordRowReader? _rowReader;
+        private UnknownStatusWarnings? _statusWarnings;
+        private UnreadRows? _unreadRows;
         private Task? _connecting;
+        private (string Path, System.Text.Encoding? Encoding)? _file;
         private int _reportedErrors;
         private bool _progressShown;
 
@@ -58,13 +65,41 @@ namespace Kalbio.PowerShell.Commands
         public string[]? KeyFieldName { get; set; }
 
         /// <summary>The record results: New-KalRecordResult output, hashtables, or objects with record_id and status.</summary>
-        [Parameter(ValueFromPipeline = true)]
+        [Parameter(ValueFromPipeline = true, ParameterSetName = RecordSet)]
         public object?[]? Record { get; set; }
+
+        /// <summary>A results CSV file (wildcards allowed, one file), read without an object per row.</summary>
+        [Parameter(Mandatory = true, ParameterSetName = PathSet)]
+        public string? Path { get; set; }
+
+        /// <summary>A results CSV file, its path taken as it is.</summary>
+        [Parameter(Mandatory = true, ParameterSetName = LiteralPathSet)]
+        [Alias("PSPath", "LP")]
+        public string? LiteralPath { get; set; }
+
+        /// <summary>The CSV delimiter of -Path (default: comma).</summary>
+        [Parameter(ParameterSetName = PathSet)]
+        [Parameter(ParameterSetName = LiteralPathSet)]
+        public char Delimiter { get; set; } = ',';
+
+        /// <summary>The text encoding of -Path when it has no byte order mark (default: UTF-8).</summary>
+        [Parameter(ParameterSetName = PathSet)]
+        [Parameter(ParameterSetName = LiteralPathSet)]
+        [ArgumentCompleter(typeof(TextEncodingCompleter))]
+        public string? Encoding { get; set; }
 
         /// <summary>The record ids the results must cover exactly, e.g. the event's record_ids.</summary>
         [Parameter]
         [AllowEmptyCollection]
         public string[]? ExpectedRecordId { get; set; }
+
+        /// <summary>Columns of each piped row to send as its data, read as New-KalRecordResult -DataProperty reads them.</summary>
+        [Parameter]
+        public string[]? DataProperty { get; set; }
+
+        /// <summary>Send a success with no record results when the input has none (refused otherwise).</summary>
+        [Parameter]
+        public SwitchParameter AllowEmpty { get; set; }
 
         [Parameter]
         public SwitchParameter PassThru { get; set; }
@@ -80,6 +115,11 @@ namespace Kalbio.PowerShell.Commands
                     ErrorCategory.InvalidArgument,
                     "-ExpectedRecordId is null. Pass the record ids the results must cover (e.g. $event.record_ids), @() for none, or leave the parameter out.",
                     null));
+            }
+
+            if (DataProperty != null && RecordRowReader.CheckDataProperty(DataProperty) is { } wrongNames)
+            {
+                ThrowTerminatingError(KalErrors.Create("InvalidDataProperty", ErrorCategory.InvalidArgument, wrongNames, DataProperty));
             }
 
             try
@@ -98,6 +138,14 @@ namespace Kalbio.PowerShell.Commands
                 ThrowKalError(ex, ex.Target);
             }
 
+            if (Path != null || LiteralPath != null)
+            {
+                _file = ResolveResultsFile();
+            }
+
+            _rowReader = DataProperty is null ? null : new RecordRowReader(DataProperty, null);
+            _statusWarnings = new UnknownStatusWarnings(WriteWarning);
+            _unreadRows = UnreadRows.Open();
             if (!IsWhatIf())
             {
                 // Fail before reading the pipeline, not after, when there is no connection; and get the token (and a
@@ -125,7 +173,13 @@ namespace Kalbio.PowerShell.Commands
                 KalInputException? problem;
                 try
                 {
-                    RecordFields fields = RecordInput.Read(item);
+                    RecordFields fields = _rowReader is null ? RecordInput.Read(item) : ReadRow(item);
+                    if (fields.Status != null && !((item is PSObject wrapped ? wrapped.BaseObject : item) is KalRecordResult))
+                    {
+                        // New-KalRecordResult has already warned about its own results.
+                        _statusWarnings!.Check(fields.Status);
+                    }
+
                     problem = builder.Add(fields.RecordId, fields.Status, fields.Data, fields.ErrorMessage, item);
                 }
                 catch (RecordProblem unreadable)
@@ -155,6 +209,12 @@ namespace Kalbio.PowerShell.Commands
             ResultsPayload payload;
             try
             {
+                if (_file is { } file)
+                {
+                    ReadResultsFile(builder, file.Path, file.Encoding);
+                }
+
+                RefuseLostOrNoRecords(builder);
                 payload = builder.Complete();
             }
             catch (KalInputException ex)
@@ -170,6 +230,11 @@ namespace Kalbio.PowerShell.Commands
 
             using (payload)
             {
+                if (payload.IsSpooled)
+                {
+                    WriteVerbose($"The body ({Size(payload.Length)}) is kept in a temporary file, deleted when it has been sent.");
+                }
+
                 string action = $"Submit {Plural(payload.RecordCount, "record result")} ({Size(payload.Length)}) with status '{payload.Status}'";
                 if (!ShouldProcess(Target, action))
                 {
@@ -208,6 +273,133 @@ namespace Kalbio.PowerShell.Commands
                     WriteObject(new KalResultSubmission(OperationId, FileId, payload.Status, payload.RecordCount, payload.Length, _elapsed.Elapsed, DateTimeOffset.Now));
                 }
             }
+        }
+
+        private (string Path, System.Text.Encoding? Encoding) ResolveResultsFile()
+        {
+            System.Text.Encoding? encoding = null;
+            if (Encoding != null)
+            {
+                encoding = TextEncodingCompleter.Parse(Encoding);
+                if (encoding is null)
+                {
+                    ThrowTerminatingError(KalErrors.Create("InvalidEncoding", ErrorCategory.InvalidArgument, $"-Encoding '{Encoding}' is not a known text encoding. Use one of {string.Join(", ", TextEncodingCompleter.Names)}, or a code page number.", Encoding));
+                }
+            }
+
+            string resolved;
+            if (LiteralPath != null)
+            {
+                resolved = SessionState.Path.GetUnresolvedProviderPathFromPSPath(LiteralPath);
+            }
+            else
+            {
+                System.Collections.ObjectModel.Collection<string> matches;
+                try
+                {
+                    matches = GetResolvedProviderPathFromPSPath(Path!, out ProviderInfo _);
+                }
+                catch (ItemNotFoundException)
+                {
+                    matches = new System.Collections.ObjectModel.Collection<string>();
+                }
+
+                if (matches.Count != 1)
+                {
+                    ThrowTerminatingError(KalErrors.Create(
+                        matches.Count == 0 ? "ResultsFileNotFound" : "ResultsFileAmbiguous",
+                        matches.Count == 0 ? ErrorCategory.ObjectNotFound : ErrorCategory.InvalidArgument,
+                        matches.Count == 0 ? $"No results file matches '{Path}'." : $"'{Path}' matches {matches.Count} files; give one results file per submission.",
+                        Path));
+                }
+
+                resolved = matches[0];
+            }
+
+            if (!System.IO.File.Exists(resolved))
+            {
+                ThrowTerminatingError(KalErrors.Create("ResultsFileNotFound", ErrorCategory.ObjectNotFound, $"The results file '{resolved}' does not exist.", resolved));
+            }
+
+            return (resolved, encoding);
+        }
+
+        /// <summary>Kept apart so that the CSV library is loaded only when a file is read.</summary>
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        private void ReadResultsFile(ResultsPayloadBuilder builder, string path, System.Text.Encoding? encoding)
+        {
+            try
+            {
+                ResultsCsvFile.Read(
+                    path,
+                    encoding,
+                    Delimiter,
+                    DataProperty,
+                    builder,
+                    problem =>
+                    {
+                        if (_reportedErrors++ < MaximumRecordErrors)
+                        {
+                            WriteError(new ErrorRecord(problem, problem.ErrorId, ErrorCategory.InvalidData, path));
+                        }
+                    },
+                    _statusWarnings!.Check,
+                    Cancellation);
+            }
+            catch (OperationCanceledException) when (Stopping)
+            {
+                throw new PipelineStoppedException();
+            }
+        }
+
+        /// <summary>A row of the pipeline read as New-KalRecordResult -DataProperty reads it.</summary>
+        [MethodImpl(HotPath.Optimize)]
+        private RecordFields ReadRow(object? item)
+        {
+            if (item is null)
+            {
+                throw new RecordProblem("RecordResultEmpty", "is empty ($null), not a record result.", null);
+            }
+
+            string? recordId = null, status = null, errorMessage = null;
+            object? data = _rowReader!.Read(item as PSObject ?? PSObject.AsPSObject(item), ref recordId, ref status, ref errorMessage);
+            return new RecordFields { RecordId = recordId, Status = status, Data = data, ErrorMessage = errorMessage };
+        }
+
+        /// <summary>
+        /// Nothing goes out unless everything is valid, across the pipeline: rows that New-KalRecordResult could not
+        /// turn into results refuse the submission as if they had been piped here, and piped input that produced no
+        /// results at all is not sent as an empty success unless that is asked for.
+        /// </summary>
+        private void RefuseLostOrNoRecords(ResultsPayloadBuilder builder)
+        {
+            UnreadRows lost = _unreadRows!;
+            _unreadRows = null;
+            lost.Close();
+            if (lost.Count > 0)
+            {
+                string rows = lost.Count == 1 ? "1 input row" : lost.Count.ToString("N0", CultureInfo.InvariantCulture) + " input rows";
+                string read = builder.RecordCount == 1 ? "1 record result" : builder.RecordCount.ToString("N0", CultureInfo.InvariantCulture) + " record results";
+                throw new KalInputException(
+                    "RecordResultsInvalid",
+                    $"{rows} could not be made into record results by New-KalRecordResult (the first: {lost.First}); nothing was sent, not even the {read} that were read. Fix the input (e.g. add the missing column) and submit all the results again; -ExpectedRecordId $event.record_ids also makes sure that every record has a result.");
+            }
+
+            bool piped = MyInvocation.ExpectingInput || MyInvocation.BoundParameters.ContainsKey(nameof(Record)) || _file != null;
+            bool noneExpected = ExpectedRecordId != null && ExpectedRecordId.Length == 0;
+            if (piped && builder.RecordCount == 0 && builder.Status == "success" && !AllowEmpty && !noneExpected)
+            {
+                throw new KalInputException(
+                    "NoRecordResults",
+                    "No record results came in, so the submission would be a success with no results; nothing was sent. Check what feeds Submit-KalRegistrationResult (an empty file, or every row failed before it), and pass -ExpectedRecordId $event.record_ids so that missing results are named. For a whole-file failure use -Status error -ErrorMessage '...'; to send an empty success on purpose, add -AllowEmpty.");
+            }
+        }
+
+        protected override void Release()
+        {
+            _unreadRows?.Close();
+            _unreadRows = null;
+            _builder?.Dispose();
         }
 
         private string Target => $"file '{FileId}' of operation '{OperationId}'";

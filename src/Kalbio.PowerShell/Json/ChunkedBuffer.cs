@@ -12,7 +12,8 @@ namespace Kalbio.PowerShell.Json
     /// <summary>
     /// A write-once byte buffer made of pooled chunks that double from 16 KB up to 1 MB. Growing never copies what
     /// is already written, so a body of N bytes holds about N bytes (not the 2-3 N of a doubling MemoryStream), and
-    /// it can be read any number of times (one read per HTTP attempt).
+    /// it can be read any number of times (one read per HTTP attempt). Past the spool threshold the bytes move to a
+    /// temporary file and only the chunk being written stays in memory, so memory stays flat at any size.
     /// </summary>
     public sealed class ChunkedBuffer : IBufferWriter<byte>, IDisposable
     {
@@ -20,12 +21,23 @@ namespace Kalbio.PowerShell.Json
         internal const int LargestChunkSize = 1024 * 1024;
 
         private readonly List<(byte[] Array, int Length)> _sealed = new List<(byte[], int)>();
+        private readonly long _spoolThreshold;
         private byte[]? _current;
         private int _used;
         private long _sealedLength;
+        private SpoolFile? _spool;
         private bool _disposed;
 
+        /// <param name="spoolThreshold">Above this many bytes the content lives in a temporary file.</param>
+        public ChunkedBuffer(long spoolThreshold = long.MaxValue)
+        {
+            _spoolThreshold = spoolThreshold;
+        }
+
         public long Length => _sealedLength + _used;
+
+        /// <summary>True once the content has moved to a temporary file.</summary>
+        public bool IsSpooled => _spool != null;
 
         /// <summary>The bytes held, written or not: what this buffer costs in memory.</summary>
         public long Capacity
@@ -72,6 +84,11 @@ namespace Kalbio.PowerShell.Json
         {
             ThrowIfDisposed();
             long written = 0;
+            if (_spool != null)
+            {
+                written = await _spool.CopyToAsync(destination, progress, cancellation).ConfigureAwait(false);
+            }
+
             foreach ((byte[] array, int length) in Segments())
             {
                 await destination.WriteAsync(array, 0, length, cancellation).ConfigureAwait(false);
@@ -90,7 +107,7 @@ namespace Kalbio.PowerShell.Json
             }
 
             var bytes = new byte[Length];
-            int offset = 0;
+            int offset = _spool?.ReadAll(bytes) ?? 0;
             foreach ((byte[] array, int length) in Segments())
             {
                 Buffer.BlockCopy(array, 0, bytes, offset, length);
@@ -119,6 +136,9 @@ namespace Kalbio.PowerShell.Json
                 ArrayPool<byte>.Shared.Return(_current);
                 _current = null;
             }
+
+            _spool?.Dispose();
+            _spool = null;
         }
 
         private IEnumerable<(byte[] Array, int Length)> Segments()
@@ -146,12 +166,53 @@ namespace Kalbio.PowerShell.Json
             int size = FirstChunkSize;
             if (_current != null)
             {
+                if (_spool != null || Length + needed > _spoolThreshold)
+                {
+                    Spool();
+                    if (_current.Length >= needed)
+                    {
+                        return;
+                    }
+
+                    ArrayPool<byte>.Shared.Return(_current);
+                    _current = ArrayPool<byte>.Shared.Rent(needed);
+                    return;
+                }
+
                 _sealed.Add((_current, _used));
                 _sealedLength += _used;
                 size = Math.Min(_current.Length * 2, LargestChunkSize);
             }
 
             _current = ArrayPool<byte>.Shared.Rent(Math.Max(size, needed));
+            _used = 0;
+        }
+
+        /// <summary>Once spooled, moves the last chunk to the file too, so that nothing of the content stays in memory.</summary>
+        public void Seal()
+        {
+            ThrowIfDisposed();
+            if (_spool != null && _current != null)
+            {
+                Spool();
+                ArrayPool<byte>.Shared.Return(_current);
+                _current = null;
+            }
+        }
+
+        /// <summary>Moves every full chunk, and the current one, to the spool file; the current array is then reused.</summary>
+        private void Spool()
+        {
+            _spool ??= SpoolFile.Create();
+            foreach ((byte[] array, int length) in _sealed)
+            {
+                // Left to the garbage collector, not returned to the shared pool, which would keep them for good.
+                _spool.Append(array, length);
+            }
+
+            _sealed.Clear();
+            _spool.Append(_current!, _used);
+            _sealedLength += _used;
             _used = 0;
         }
 

@@ -1,0 +1,64 @@
+using System.IO;
+using System.Net.Http;
+using System.Text;
+using Kalbio.PowerShell.Client;
+using Kalbio.PowerShell.Json;
+using Kalbio.PowerShell.Model;
+using Xunit;
+
+namespace Kalbio.PowerShell.Tests
+{
+    /// <summary>A body above the spool threshold lives in a temporary file: memory stays flat, and the body reads the same every time.</summary>
+    public sealed class ResultsSpoolTests
+    {
+        [Fact]
+        public void A_body_above_the_threshold_is_spooled_holds_no_chunk_in_memory_and_reads_the_same_twice()
+        {
+            var inMemory = new ResultsPayloadBuilder("success", null, new[] { "id" }, null, new JsonValueWriter(), spoolThreshold: long.MaxValue);
+            var spooled = new ResultsPayloadBuilder("success", null, new[] { "id" }, null, new JsonValueWriter(), spoolThreshold: 1024 * 1024);
+            for (int i = 0; i < 100_000; i++)
+            {
+                var data = KalRecordResult.NewData();
+                data["id"] = "CMP-" + i;
+                data["smiles"] = "CC(=O)Oc1ccccc1C(=O)O";
+                Assert.Null(inMemory.Add("rec-" + i, "matched", data, null));
+                Assert.Null(spooled.Add("rec-" + i, "matched", data, null));
+            }
+
+            using ResultsPayload expected = inMemory.Complete();
+            using ResultsPayload payload = spooled.Complete();
+            Assert.False(expected.IsSpooled);
+            Assert.True(payload.IsSpooled);
+            Assert.InRange(payload.Length, 8_000_000, 12_000_000);
+            Assert.Equal(0, payload.Buffer.Capacity);
+
+            byte[] first = Read(payload);
+            byte[] second = Read(payload);
+            Assert.Equal(Read(expected), first);
+            Assert.Equal(first, second);
+            Assert.Equal(Encoding.UTF8.GetString(first), payload.ToText());
+        }
+
+        [Fact]
+        public void One_value_larger_than_the_threshold_is_spooled_too()
+        {
+            var builder = new ResultsPayloadBuilder("success", null, null, null, new JsonValueWriter(), spoolThreshold: 1024 * 1024);
+            string value = new string('x', 3 * 1024 * 1024);
+            var data = KalRecordResult.NewData();
+            data["v"] = value;
+            Assert.Null(builder.Add("r1", "matched", data, null));
+            using ResultsPayload payload = builder.Complete();
+
+            Assert.True(payload.IsSpooled);
+            Assert.Equal("{\"status\":\"success\",\"records\":[{\"record_id\":\"r1\",\"status\":\"matched\",\"data\":{\"v\":\"" + value + "\"}}]}", Encoding.UTF8.GetString(Read(payload)));
+        }
+
+        private static byte[] Read(ResultsPayload payload)
+        {
+            using HttpContent content = payload.CreateContent();
+            using var copy = new MemoryStream();
+            content.CopyToAsync(copy).GetAwaiter().GetResult();
+            return copy.ToArray();
+        }
+    }
+}
