@@ -102,7 +102,7 @@ try {
 foreach (`$registration in `$registrations) {
     Write-Host ''
     Write-Host 'The registration as the sandbox now holds it:'
-    `$registration | Format-List OperationId, FileId, Status, Message, CreatedBy, LastUpdatedBy, CreatedAt, UpdatedAt | Out-Host
+    `$registration | Format-List | Out-Host
     Write-Host "Record errors (`$(`$registration.RecordErrors.Count)):"
     `$registration.RecordErrors | Format-Table SourceRecordId, Status, ErrorMessage -AutoSize -Wrap | Out-Host
 }

@@ -45,10 +45,10 @@ namespace Kalbio.PowerShell.Client
             if (!string.IsNullOrEmpty(activityId))
             {
                 KalIds.Validate(activityId, "ActivityId");
-                return new KalRequest(HttpMethod.Get, connection.ApiUri(KalIds.Path("activities", activityId!, "file", fileId)));
+                return new KalRequest(HttpMethod.Get, connection.ApiUri(KalIds.Path("activities", activityId!, "file", fileId!)));
             }
 
-            return new KalRequest(HttpMethod.Get, connection.ApiUri(KalIds.Path("files", fileId)));
+            return new KalRequest(HttpMethod.Get, connection.ApiUri(KalIds.Path("files", fileId!)));
         }
 
         /// <summary>
