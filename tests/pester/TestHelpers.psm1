@@ -137,8 +137,6 @@ function Start-ChildPwsh {
     [pscustomobject]@{ Process = $process; Output = $process.StandardOutput.ReadToEndAsync(); Errors = $process.StandardError.ReadToEndAsync() }
 }
 
-Export-ModuleMember -Function Start-ChildPwsh, Test-LocalPortListening, Invoke-ChildPwsh, Import-KalbioUnderTest, Start-TestSandbox, Stop-TestSandbox, Invoke-Sandbox, New-TestSecret, Connect-TestSandbox
-
 <#
 .SYNOPSIS
     A TCP port on 127.0.0.1 that was free a moment ago.
@@ -149,4 +147,5 @@ function Get-FreePort {
     try { $probe.LocalEndpoint.Port } finally { $probe.Stop() }
 }
 
-Export-ModuleMember -Function Get-FreePort
+Export-ModuleMember -Function Start-ChildPwsh, Test-LocalPortListening, Invoke-ChildPwsh, Import-KalbioUnderTest, Start-TestSandbox,
+    Stop-TestSandbox, Invoke-Sandbox, New-TestSecret, Connect-TestSandbox, Get-FreePort

@@ -3,12 +3,6 @@ BeforeAll {
     Import-KalbioUnderTest
     $script:Sandbox = Start-TestSandbox
 
-    function Get-FreePort {
-        $probe = [Net.Sockets.TcpListener]::new([Net.IPAddress]::Loopback, 0)
-        $probe.Start()
-        try { $probe.LocalEndpoint.Port } finally { $probe.Stop() }
-    }
-
     # Receive-KalWebhookEvent in another runspace of this process, as a user's background job would run it.
     function Start-Receiver([string] $Parameters) {
         $shell = [powershell]::Create()

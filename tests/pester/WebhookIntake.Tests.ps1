@@ -4,12 +4,6 @@ BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
     Import-KalbioUnderTest
 
-    function Get-FreePort {
-        $probe = [Net.Sockets.TcpListener]::new([Net.IPAddress]::Loopback, 0)
-        $probe.Start()
-        try { $probe.LocalEndpoint.Port } finally { $probe.Stop() }
-    }
-
     # A pwsh (this same PowerShell) running Script with the built module imported; its output is read line by line.
     function Start-ChildReceiver([string] $Script) {
         $start = [Diagnostics.ProcessStartInfo]::new([Environment]::ProcessPath)
