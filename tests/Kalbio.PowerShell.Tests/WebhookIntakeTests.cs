@@ -1,4 +1,6 @@
 using System;
+using System.Collections.Concurrent;
+using System.Collections.Generic;
 using System.IO;
 using System.Linq;
 using System.Management.Automation;
@@ -12,6 +14,8 @@ using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Threading;
 using System.Threading.Tasks;
+using Kalbio.PowerShell.Client;
+using Kalbio.PowerShell.Json;
 using Kalbio.PowerShell.Model;
 using Xunit;
 using Receiver = Kalbio.PowerShell.Tests.ReceiveWebhookEventTests.Receiver;
@@ -238,6 +242,168 @@ namespace Kalbio.PowerShell.Tests
             Assert.False(new Client.WebhookListenerOptions { Address = IPAddress.IPv6Loopback }.TravelsInClear);
         }
 
+        [Theory]
+        [InlineData(false)]
+        [InlineData(true)]
+        public async Task Select_Object_First_answers_the_event_it_took_202_and_leaves_nothing_in_the_spool(bool spooled)
+        {
+            using var receiver = Receiver.Start(_host, $"-Port {_port}{(spooled ? $" -SpoolPath '{Spool}'" : string.Empty)} | Select-Object -First 1");
+            await receiver.WaitUntilListeningAsync(_port);
+
+            using HttpResponseMessage answer = await _http.PostAsync(Url, ReceiveWebhookEventTests.Json(WithId("f-1", "ev-1")));
+
+            Assert.Equal(HttpStatusCode.Accepted, answer.StatusCode);
+            var (output, errors) = receiver.Finish();
+            Assert.Empty(errors);
+            Assert.Equal("f-1", ((RegistrationEvent)output.Single().BaseObject).FileId);
+            if (spooled)
+            {
+                // Processed, so not emitted again on the next start.
+                Assert.Empty(Directory.GetFiles(Spool, "*.event.json"));
+                Assert.Single(File.ReadAllLines(Path.Combine(Spool, "finished.log")));
+            }
+        }
+
+        [Fact]
+        public async Task A_repeated_event_id_within_one_body_uses_one_Count_slot()
+        {
+            using var receiver = Receiver.Start(_host, $"-Port {_port} -Count 2 -SpoolPath '{Spool}'");
+            await receiver.WaitUntilListeningAsync(_port);
+
+            foreach (string body in new[] { $"[{WithId("f-a", "ev-a")},{WithId("f-a", "ev-a")}]", WithId("f-b", "ev-b") })
+            {
+                using HttpResponseMessage answer = await _http.PostAsync(Url, ReceiveWebhookEventTests.Json(body));
+                Assert.Equal(HttpStatusCode.Accepted, answer.StatusCode);
+            }
+
+            var (output, errors) = receiver.Finish();
+            Assert.Empty(errors);
+            Assert.Equal(new[] { "f-a", "f-b" }, output.Select(o => ((RegistrationEvent)o.BaseObject).FileId));
+        }
+
+        [Fact]
+        public void A_spool_folder_that_fails_to_open_for_another_reason_than_a_listener_is_unavailable_not_in_use()
+        {
+            if (OperatingSystem.IsWindows())
+            {
+                return; // A symbolic link needs a privilege there; the loop below is the Unix way to make the open fail.
+            }
+
+            Directory.CreateDirectory(Spool);
+            string lockFile = Path.Combine(Spool, "spool.lock");
+            File.CreateSymbolicLink(lockFile, lockFile);
+
+            var (output, errors) = _host.Invoke($"Receive-KalWebhookEvent -Port {_port} -Count 1 -SpoolPath '{Spool}'");
+
+            Assert.Empty(output);
+            ErrorRecord error = Assert.Single(errors);
+            Assert.Equal("WebhookSpoolUnavailable,Kalbio.PowerShell.Commands.ReceiveKalWebhookEventCommand", error.FullyQualifiedErrorId);
+            Assert.Equal(ErrorCategory.WriteError, error.CategoryInfo.Category);
+            Assert.Contains("symbolic links", error.Exception.Message);
+            Assert.DoesNotContain("in use", error.Exception.Message);
+        }
+
+        [Fact]
+        public void A_spooled_event_s_folder_is_flushed_to_disk_after_its_rename_and_before_Add_returns()
+        {
+            using WebhookSpool spool = WebhookSpool.Open(Spool);
+            var eventsAtSync = new List<string[]>();
+            spool.SyncFolder = folder =>
+            {
+                Assert.Equal(Spool, folder);
+                eventsAtSync.Add(Directory.GetFiles(Spool, "*.event.json"));
+            };
+
+            SpooledEvent added = spool.Add(Parse(WithId("f-1", "ev-1")))!;
+
+            Assert.Equal(new[] { added.File }, Assert.Single(eventsAtSync));
+        }
+
+        [Fact]
+        public void Flushing_a_folder_really_opens_it()
+        {
+            DirectorySync.Flush(_folder);
+            if (!OperatingSystem.IsWindows())
+            {
+                Assert.Throws<IOException>(() => DirectorySync.Flush(Path.Combine(_folder, "missing")));
+            }
+        }
+
+        [Fact]
+        public void An_id_finished_more_than_24_hours_ago_is_new_again_and_leaves_finished_log()
+        {
+            DateTimeOffset now = new DateTimeOffset(2026, 1, 1, 12, 0, 0, TimeSpan.Zero);
+            using (WebhookSpool spool = WebhookSpool.Open(Spool, () => now))
+            {
+                spool.CompactEvery = 1;
+                spool.Finish(spool.Add(Parse(WithId("f-a", "ev-a")))!);
+                spool.Finish(spool.Add(Parse(WithId("f-c", "ev-c")))!);
+                Assert.True(spool.IsRepeat("ev-a"));
+
+                now += WebhookSpool.RememberFinished + TimeSpan.FromMinutes(1);
+
+                Assert.False(spool.IsRepeat("ev-a"));
+                spool.Finish(spool.Add(Parse(WithId("f-b", "ev-b")))!);
+                Assert.NotNull(spool.Add(Parse(WithId("f-a", "ev-a"))));
+            }
+
+            string line = Assert.Single(File.ReadAllLines(Path.Combine(Spool, "finished.log")));
+            Assert.EndsWith(" " + Convert.ToBase64String(Encoding.UTF8.GetBytes("ev-b")), line);
+        }
+
+        [Fact]
+        public async Task A_failed_accept_such_as_too_many_open_files_is_survived_and_the_next_delivery_is_answered_202()
+        {
+            using var direct = new DirectListener(new WebhookListenerOptions());
+            int accepts = 0;
+            direct.Listener.Accept = listener => Interlocked.Increment(ref accepts) == 1
+                ? Task.FromException<TcpClient>(new SocketException((int)SocketError.TooManyOpenSockets))
+                : listener.AcceptTcpClientAsync();
+            direct.Run();
+
+            using HttpResponseMessage answer = await _http.PostAsync(direct.Url, ReceiveWebhookEventTests.Json(WithId("f-1", "ev-1")));
+
+            Assert.Equal(HttpStatusCode.Accepted, answer.StatusCode);
+            Assert.Equal(new[] { "f-1" }, direct.Handed);
+            Assert.False(direct.Running.IsCompleted);
+            Assert.Contains("accept", direct.Log.All);
+        }
+
+        [Fact]
+        public async Task When_a_later_event_of_a_body_cannot_be_spooled_the_earlier_ones_still_reach_the_pipeline_and_the_retry_adds_only_the_rest()
+        {
+            using WebhookSpool spool = WebhookSpool.Open(Spool);
+            int syncs = 0;
+            spool.SyncFolder = folder =>
+            {
+                if (Interlocked.Increment(ref syncs) == 2)
+                {
+                    throw new IOException("No space left on device (test)");
+                }
+            };
+            using var direct = new DirectListener(new WebhookListenerOptions { Spool = spool, MaximumEvents = 2 });
+            direct.Run();
+            string body = $"[{WithId("f-1", "ev-1")},{WithId("f-2", "ev-2")}]";
+
+            using (HttpResponseMessage failed = await _http.PostAsync(direct.Url, ReceiveWebhookEventTests.Json(body)))
+            {
+                Assert.Equal(HttpStatusCode.ServiceUnavailable, failed.StatusCode);
+            }
+
+            await WaitUntilAsync(() => direct.Handed.Count == 1);
+            using (HttpResponseMessage retried = await _http.PostAsync(direct.Url, ReceiveWebhookEventTests.Json(body)))
+            {
+                Assert.Equal(HttpStatusCode.Accepted, retried.StatusCode);
+            }
+
+            // Both events, once each; then the event limit ends the listener.
+            await direct.Running.WaitAsync(Patience);
+            Assert.Equal(new[] { "f-1", "f-2" }, direct.Handed);
+            Assert.Empty(Directory.GetFiles(Spool, "*.event.json"));
+        }
+
+        private static RegistrationEvent Parse(string json) => RegistrationEventReader.Parse(Encoding.UTF8.GetBytes(json)).Single();
+
         private static X509Certificate2 SelfSigned()
         {
             using RSA key = RSA.Create(2048);
@@ -258,6 +424,56 @@ namespace Kalbio.PowerShell.Tests
             {
                 Assert.True(DateTime.UtcNow < deadline, "The condition did not come true in time.");
                 await Task.Delay(20);
+            }
+        }
+        /// <summary>A WebhookListener run directly (no cmdlet) on a free loopback port; its pipeline takes every event at once.</summary>
+        private sealed class DirectListener : IDisposable
+        {
+            private readonly CancellationTokenSource _stop = new CancellationTokenSource();
+
+            public DirectListener(WebhookListenerOptions options)
+            {
+                options.Port = 0;
+                Listener = new WebhookListener(options, Log);
+                Listener.Start();
+            }
+
+            public WebhookListener Listener { get; }
+
+            public RecordingLog Log { get; } = new RecordingLog();
+
+            public ConcurrentQueue<string> Handed { get; } = new ConcurrentQueue<string>();
+
+            public Task Running { get; private set; } = Task.CompletedTask;
+
+            public string Url => $"http://127.0.0.1:{Listener.LocalEndpoint!.Port}/";
+
+            public void Run() => Running = Listener.RunAsync(
+                handoff =>
+                {
+                    if (handoff.TryStartWriting())
+                    {
+                        Handed.Enqueue(handoff.Item.FileId);
+                        handoff.Written();
+                    }
+                },
+                _ => { },
+                _stop.Token);
+
+            public void Dispose()
+            {
+                _stop.Cancel();
+                try
+                {
+                    Running.Wait(Patience);
+                }
+                catch (AggregateException)
+                {
+                    // Cancelled, as asked.
+                }
+
+                Listener.Dispose();
+                _stop.Dispose();
             }
         }
     }

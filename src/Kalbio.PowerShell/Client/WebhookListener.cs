@@ -70,6 +70,7 @@ namespace Kalbio.PowerShell.Client
     {
         private static readonly TimeSpan LingerTime = TimeSpan.FromSeconds(2);
         private const int LingerBytes = 1024 * 1024;
+        private static readonly TimeSpan AcceptRetryDelay = TimeSpan.FromMilliseconds(100);
 
         // TLS 1.3 has no name in netstandard2.0; the value is the runtime's.
         private const SslProtocols Tls12OrLater = SslProtocols.Tls12 | (SslProtocols)12288;
@@ -98,6 +99,9 @@ namespace Kalbio.PowerShell.Client
 
         /// <summary>The address actually listened on, once started.</summary>
         public IPEndPoint? LocalEndpoint => (IPEndPoint?)_listener?.LocalEndpoint;
+
+        /// <summary>Takes the next connection; a seam so tests can make an accept fail as the OS may (EMFILE).</summary>
+        internal Func<TcpListener, Task<TcpClient>> Accept { get; set; } = listener => listener.AcceptTcpClientAsync();
 
         /// <summary>How many events were accepted (answered 2xx).</summary>
         public int AcceptedCount => Volatile.Read(ref _accepted);
@@ -145,7 +149,7 @@ namespace Kalbio.PowerShell.Client
                         TcpClient client;
                         try
                         {
-                            client = await listener.AcceptTcpClientAsync().ConfigureAwait(false);
+                            client = await Accept(listener).ConfigureAwait(false);
                         }
                         catch (Exception ex) when (accepting.IsCancellationRequested && (ex is ObjectDisposedException || ex is SocketException || ex is InvalidOperationException))
                         {
@@ -153,6 +157,21 @@ namespace Kalbio.PowerShell.Client
                         }
                         catch (SocketException ex) when (ex.SocketErrorCode == SocketError.ConnectionReset || ex.SocketErrorCode == SocketError.ConnectionAborted)
                         {
+                            continue;
+                        }
+                        catch (Exception ex) when (ex is SocketException || ex is IOException)
+                        {
+                            // Such as too many open files: the connection waits in the backlog; try again shortly.
+                            _log.Verbose($"Could not accept a connection ({ex.Message}); trying again in {AcceptRetryDelay.TotalMilliseconds:0} ms.");
+                            try
+                            {
+                                await Task.Delay(AcceptRetryDelay, accepting.Token).ConfigureAwait(false);
+                            }
+                            catch (OperationCanceledException)
+                            {
+                                break;
+                            }
+
                             continue;
                         }
 
@@ -425,7 +444,8 @@ namespace Kalbio.PowerShell.Client
                 }
 
                 WebhookSpool? spool = _options.Spool;
-                if (!TryTakeSlots(spool is null ? events.Count : events.Count(e => !spool.IsRepeat(e.EventId))))
+                int slots = spool is null ? events.Count : CountNew(spool, events);
+                if (!TryTakeSlots(slots))
                 {
                     _log.Verbose($"POST {head.Path} from {remote}: 503 (all the events asked for were already received; the sender will deliver this one again).");
                     await RespondAsync(stream, 503, "Service Unavailable", "This listener takes no more events.", retryAfter: true).ConfigureAwait(false);
@@ -434,7 +454,7 @@ namespace Kalbio.PowerShell.Client
 
                 bool safe = spool is null
                     ? await DeliverAsync(events, head, remote, stopping).ConfigureAwait(false)
-                    : SpoolEvents(spool, events, head, remote, stopping);
+                    : SpoolEvents(spool, events, slots, head, remote, stopping);
                 try
                 {
                     if (safe)
@@ -492,10 +512,15 @@ namespace Kalbio.PowerShell.Client
             return delivered;
         }
 
-        /// <summary>Spool: writes each new event durably (a repeat of a spooled or recent one is not written again), then hands it to the pipeline.</summary>
-        private bool SpoolEvents(WebhookSpool spool, List<RegistrationEvent> events, HttpRequestHead head, string remote, CancellationToken stopping)
+        /// <summary>
+        /// Spool: writes each new event durably (a repeat of a spooled or recent one is not written again), then hands it
+        /// to the pipeline. When one cannot be written, those written before it are still handed on (the sender's retry
+        /// finds them repeats), the slots of the rest are given back, and false is returned so the delivery gets 503.
+        /// </summary>
+        private bool SpoolEvents(WebhookSpool spool, List<RegistrationEvent> events, int slots, HttpRequestHead head, string remote, CancellationToken stopping)
         {
             var added = new List<SpooledEvent>();
+            bool all = true;
             try
             {
                 foreach (RegistrationEvent received in events)
@@ -513,17 +538,25 @@ namespace Kalbio.PowerShell.Client
             catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
             {
                 _log.Warning($"Could not write a webhook event from {remote} to the spool ({ex.Message}); answered 503 so the sender delivers it again.");
-                return false;
+                Interlocked.Add(ref _remainingEvents, slots - added.Count);
+                all = false;
             }
 
             foreach (SpooledEvent spooled in added)
             {
-                _log.Verbose($"POST {head.Path} from {remote}: 202 (spooled); {Describe(spooled.Event)}.");
+                _log.Verbose($"POST {head.Path} from {remote}: {(all ? "202 (spooled)" : "503, as a later event could not be written; this one is spooled")}; {Describe(spooled.Event)}.");
                 Interlocked.Increment(ref _accepted);
                 HandOffSpooled(spooled, stopping);
             }
 
-            return true;
+            return all;
+        }
+
+        /// <summary>The events the spool will take: not repeats of spooled or recent ones, nor of one earlier in the same body.</summary>
+        private static int CountNew(WebhookSpool spool, List<RegistrationEvent> events)
+        {
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            return events.Count(e => e.EventId is null || (!spool.IsRepeat(e.EventId) && seen.Add(e.EventId)));
         }
 
         private void StopAcceptingIfDone()

@@ -3,6 +3,8 @@ using System.Collections.Generic;
 using System.Diagnostics;
 using System.Globalization;
 using System.IO;
+using System.Linq;
+using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 using System.Threading;
@@ -56,18 +58,32 @@ namespace Kalbio.PowerShell.Client
         private readonly FileStream _lock;
         private FileStream? _finishedLog;
         private long _sequence;
+        private int _logLines;
+        private int _finishesSinceCompaction;
 
-        private WebhookSpool(string folder, FileStream lockFile)
+        private WebhookSpool(string folder, FileStream lockFile, Func<DateTimeOffset> clock)
         {
             Folder = folder;
             _lock = lockFile;
+            Clock = clock;
         }
 
         public string Folder { get; }
 
+        /// <summary>Makes renames and removals in a folder durable; a seam so tests can see when it happens.</summary>
+        internal Action<string> SyncFolder { get; set; } = DirectorySync.Flush;
+
+        internal Func<DateTimeOffset> Clock { get; }
+
+        /// <summary>Every this many finished events, ids older than a day are forgotten (and finished.log rewritten when mostly such).</summary>
+        internal int CompactEvery { get; set; } = 1024;
+
         /// <summary>Opens (creating if need be) and locks a spool folder; <see cref="WebhookSpoolInUseException"/> when another listener holds it.</summary>
-        public static WebhookSpool Open(string folder)
+        public static WebhookSpool Open(string folder) => Open(folder, () => DateTimeOffset.UtcNow);
+
+        internal static WebhookSpool Open(string folder, Func<DateTimeOffset> clock)
         {
+            bool created = !Directory.Exists(folder);
             Directory.CreateDirectory(folder);
             string lockPath = Path.Combine(folder, LockName);
             FileStream lockFile;
@@ -75,7 +91,7 @@ namespace Kalbio.PowerShell.Client
             {
                 lockFile = new FileStream(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
             }
-            catch (IOException ex)
+            catch (IOException ex) when (IsLockConflict(ex))
             {
                 string holder;
                 try
@@ -90,9 +106,15 @@ namespace Kalbio.PowerShell.Client
                 throw new WebhookSpoolInUseException($"The spool folder '{folder}' is in use by {holder}. A spool folder serves one listener at a time: stop that one, or give this one its own -SpoolPath.", ex);
             }
 
-            var spool = new WebhookSpool(folder, lockFile);
+            var spool = new WebhookSpool(folder, lockFile, clock);
             try
             {
+                string? parent = Path.GetDirectoryName(Path.GetFullPath(folder));
+                if (created && parent != null)
+                {
+                    spool.SyncFolder(parent);
+                }
+
                 using (Process self = Process.GetCurrentProcess())
                 {
                     File.WriteAllText(Path.Combine(folder, HolderName), $"process {self.Id} on {Environment.MachineName} (since {DateTime.UtcNow.ToString("u", CultureInfo.InvariantCulture)})");
@@ -106,6 +128,19 @@ namespace Kalbio.PowerShell.Client
                 spool.Dispose();
                 throw;
             }
+        }
+
+        /// <summary>Another open handle holds the file locked (sharing violation on Windows, EWOULDBLOCK from flock elsewhere).</summary>
+        private static bool IsLockConflict(IOException exception)
+        {
+            if (RuntimeInformation.IsOSPlatform(OSPlatform.Windows))
+            {
+                int code = exception.HResult & 0xFFFF;
+                return code == 32 || code == 33;
+            }
+
+            // EWOULDBLOCK (= EAGAIN): 11 on Linux, 35 on macOS and the BSDs.
+            return exception.HResult == (RuntimeInformation.IsOSPlatform(OSPlatform.Linux) ? 11 : 35);
         }
 
         /// <summary>
@@ -133,7 +168,7 @@ namespace Kalbio.PowerShell.Client
 
                 lock (_gate)
                 {
-                    if (spooled.EventId != null && _finished.ContainsKey(spooled.EventId))
+                    if (spooled.EventId != null && FinishedRecently(spooled.EventId))
                     {
                         // Processed, but the process ended before the file was removed.
                         File.Delete(file);
@@ -162,9 +197,12 @@ namespace Kalbio.PowerShell.Client
 
             lock (_gate)
             {
-                return _spooled.Contains(eventId) || _finished.ContainsKey(eventId);
+                return _spooled.Contains(eventId) || FinishedRecently(eventId);
             }
         }
+
+        private bool FinishedRecently(string eventId) =>
+            _finished.TryGetValue(eventId, out DateTimeOffset at) && at >= Clock() - RememberFinished;
 
         /// <summary>Writes the event durably; null when it repeats one in the spool or recently processed.</summary>
         public SpooledEvent? Add(RegistrationEvent registrationEvent)
@@ -178,7 +216,17 @@ namespace Kalbio.PowerShell.Client
 
                 string name = DateTime.UtcNow.Ticks.ToString("D19", CultureInfo.InvariantCulture) + "-" + (++_sequence).ToString("D6", CultureInfo.InvariantCulture);
                 string file = Path.Combine(Folder, name + EventSuffix);
-                WriteDurably(file, Serialize(registrationEvent));
+                try
+                {
+                    WriteDurably(file, Serialize(registrationEvent));
+                }
+                catch
+                {
+                    // Not known to be durable, so not spooled: the delivery is answered 503 and comes again.
+                    TryDelete(file);
+                    throw;
+                }
+
                 if (registrationEvent.EventId != null)
                 {
                     _spooled.Add(registrationEvent.EventId);
@@ -196,15 +244,72 @@ namespace Kalbio.PowerShell.Client
                 string? id = spooled.Event.EventId;
                 if (id != null && _finishedLog != null)
                 {
-                    DateTimeOffset now = DateTimeOffset.UtcNow;
+                    DateTimeOffset now = Clock();
                     byte[] line = Encoding.ASCII.GetBytes(FinishedLine(now, id));
                     _finishedLog.Write(line, 0, line.Length);
                     _finishedLog.Flush(true);
                     _finished[id] = now;
                     _spooled.Remove(id);
+                    _logLines++;
+                    if (++_finishesSinceCompaction >= CompactEvery)
+                    {
+                        Compact(now);
+                    }
                 }
 
+                // Not flushed: should the removal be lost, finished.log names the event, and Pending drops its file.
                 File.Delete(spooled.File);
+            }
+        }
+
+        /// <summary>Forgets ids older than a day; rewrites finished.log when most of its lines are such.</summary>
+        private void Compact(DateTimeOffset now)
+        {
+            _finishesSinceCompaction = 0;
+            DateTimeOffset since = now - RememberFinished;
+            foreach (string expired in _finished.Where(f => f.Value < since).Select(f => f.Key).ToList())
+            {
+                _finished.Remove(expired);
+            }
+
+            if (_logLines > 2 * _finished.Count)
+            {
+                _finishedLog?.Dispose();
+                _finishedLog = null;
+                try
+                {
+                    RewriteFinishedLog();
+                }
+                catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
+                {
+                    // The old log is whole (the rewrite replaces it only once written); keep appending, try again later.
+                    _finishedLog = new FileStream(Path.Combine(Folder, FinishedName), FileMode.Append, FileAccess.Write, FileShare.Read);
+                }
+            }
+        }
+
+        private void RewriteFinishedLog()
+        {
+            var kept = new StringBuilder();
+            foreach (KeyValuePair<string, DateTimeOffset> finished in _finished.OrderBy(f => f.Value))
+            {
+                kept.Append(FinishedLine(finished.Value, finished.Key));
+            }
+
+            string finishedPath = Path.Combine(Folder, FinishedName);
+            WriteDurably(finishedPath, Encoding.ASCII.GetBytes(kept.ToString()));
+            _logLines = _finished.Count;
+            _finishedLog = new FileStream(finishedPath, FileMode.Append, FileAccess.Write, FileShare.Read);
+        }
+
+        private static void TryDelete(string file)
+        {
+            try
+            {
+                File.Delete(file);
+            }
+            catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
+            {
             }
         }
 
@@ -223,8 +328,7 @@ namespace Kalbio.PowerShell.Client
             }
 
             string finishedPath = Path.Combine(Folder, FinishedName);
-            DateTimeOffset since = DateTimeOffset.UtcNow - RememberFinished;
-            var kept = new StringBuilder();
+            DateTimeOffset since = Clock() - RememberFinished;
             if (File.Exists(finishedPath))
             {
                 foreach (string line in File.ReadAllLines(finishedPath))
@@ -238,15 +342,13 @@ namespace Kalbio.PowerShell.Client
                         if (at >= since)
                         {
                             _finished[id] = at;
-                            kept.Append(line).Append('\n');
                         }
                     }
                 }
             }
 
             // Rewritten so it only ever holds a day of ids.
-            WriteDurably(finishedPath, Encoding.ASCII.GetBytes(kept.ToString()));
-            _finishedLog = new FileStream(finishedPath, FileMode.Append, FileAccess.Write, FileShare.Read);
+            RewriteFinishedLog();
         }
 
         private static string FinishedLine(DateTimeOffset at, string id) =>
@@ -266,7 +368,8 @@ namespace Kalbio.PowerShell.Client
             }
         }
 
-        private static void WriteDurably(string path, byte[] content)
+        /// <summary>Temporary file, flushed, renamed into place, and the folder flushed: once this returns, a power loss keeps it.</summary>
+        private void WriteDurably(string path, byte[] content)
         {
             string temporary = path + "." + Guid.NewGuid().ToString("N") + TemporarySuffix;
             try
@@ -285,6 +388,8 @@ namespace Kalbio.PowerShell.Client
                 {
                     File.Move(temporary, path);
                 }
+
+                SyncFolder(Folder);
             }
             finally
             {
@@ -334,5 +439,56 @@ namespace Kalbio.PowerShell.Client
                 writer.WriteString(name, value);
             }
         }
+    }
+
+    /// <summary>
+    /// Flushes a folder's entries (a rename into it, a file created or removed) to disk, so they survive a power loss.
+    /// On Linux and macOS that is fsync on the folder. Windows has no such call (a folder cannot be opened to flush it),
+    /// so there it does nothing and the rename is as durable as the file system makes File.Move.
+    /// </summary>
+    internal static class DirectorySync
+    {
+        private const int ReadOnly = 0;
+
+        public static void Flush(string folder)
+        {
+            if (RuntimeInformation.IsOSPlatform(OSPlatform.Windows))
+            {
+                return;
+            }
+
+            int descriptor = open(folder, ReadOnly);
+            if (descriptor < 0)
+            {
+                throw Failure("open", folder);
+            }
+
+            try
+            {
+                if (fsync(descriptor) != 0)
+                {
+                    throw Failure("fsync", folder);
+                }
+            }
+            finally
+            {
+                close(descriptor);
+            }
+        }
+
+        private static IOException Failure(string call, string folder)
+        {
+            int errno = Marshal.GetLastWin32Error();
+            return new IOException($"Cannot flush the folder '{folder}' to disk ({call} failed, errno {errno}).", errno);
+        }
+
+        [DllImport("libc", SetLastError = true)]
+        private static extern int open([MarshalAs(UnmanagedType.LPStr)] string path, int flags);
+
+        [DllImport("libc", SetLastError = true)]
+        private static extern int fsync(int descriptor);
+
+        [DllImport("libc", SetLastError = true)]
+        private static extern int close(int descriptor);
     }
 }

@@ -2,6 +2,8 @@ using System;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Management.Automation;
+using System.Reflection;
+using System.Runtime.ExceptionServices;
 using System.Threading;
 using System.Threading.Tasks;
 using Kalbio.PowerShell.Client;
@@ -118,7 +120,7 @@ namespace Kalbio.PowerShell.Commands
             }
         }
 
-        private static void Emit<TItem>(TItem item, Action<TItem> emit)
+        private void Emit<TItem>(TItem item, Action<TItem> emit)
         {
             var handoff = item as IPipelineHandoff;
             if (handoff != null && !handoff.TryStartWriting())
@@ -130,6 +132,12 @@ namespace Kalbio.PowerShell.Commands
             {
                 emit(item);
             }
+            catch (Exception ex) when (IsStopUpstream(ex) || StoppedByStopUpstream())
+            {
+                // Select-Object -First N: the item was taken, and the commands upstream are told to stop.
+                handoff?.Written();
+                throw;
+            }
             catch
             {
                 handoff?.Failed();
@@ -137,6 +145,31 @@ namespace Kalbio.PowerShell.Commands
             }
 
             handoff?.Written();
+        }
+
+        // Select-Object -First throws this internal PowerShell type once it has its items. The pipeline records it as its
+        // first terminating error and throws a plain PipelineStoppedException out of our WriteObject; only the record,
+        // read by reflection (no public API tells), says the stop was asked for, not a failure.
+        private const string StopUpstreamType = "System.Management.Automation.StopUpstreamCommandsException";
+
+        private static bool IsStopUpstream(Exception exception) => exception.GetType().FullName == StopUpstreamType;
+
+        private bool StoppedByStopUpstream()
+        {
+            const BindingFlags Internal = BindingFlags.Instance | BindingFlags.NonPublic;
+            try
+            {
+                object? runtime = CommandRuntime;
+                object? processor = runtime?.GetType().GetProperty("PipelineProcessor", Internal)?.GetValue(runtime);
+                FieldInfo? field = processor?.GetType().GetField("_firstTerminatingError", Internal) ?? processor?.GetType().GetField("firstTerminatingError", Internal);
+                object? first = field?.GetValue(processor);
+                Exception? source = first is ExceptionDispatchInfo captured ? captured.SourceException : first as Exception;
+                return source != null && IsStopUpstream(source);
+            }
+            catch (Exception ex) when (ex is TargetInvocationException || ex is MemberAccessException || ex is AmbiguousMatchException)
+            {
+                return false;
+            }
         }
 
         /// <summary>Queues a progress update from any thread; at most one a second reaches the host.</summary>
