@@ -85,6 +85,15 @@ BeforeAll {
         }
     }
 
+    # Starts the example in webhook mode with a spool and no -Count, and has the sandbox deliver the event (202, spooled).
+    function Start-SpooledWorkflowEvent([string] $OperationId, [string] $FileId, [string] $Spool, [string] $WorkFolder) {
+        $port = Get-FreePort
+        $workflow = Start-Workflow @{ Port = $port; SpoolPath = $Spool } -WorkFolder $WorkFolder
+        Wait-Until { Test-LocalPortListening $port } -Because "the workflow should listen on port $port"
+        (Invoke-Sandbox $script:Sandbox POST webhooks/send @{ operation_id = $OperationId; file_id = $FileId; url = "http://127.0.0.1:$port/" }).status | Should -Be 202
+        $workflow
+    }
+
     function Get-Submissions([string] $OperationId, [string] $FileId) {
         @(Invoke-Sandbox $script:Sandbox GET submissions | Where-Object { $_.operation_id -eq $OperationId -and $_.file_id -eq $FileId })
     }
@@ -387,10 +396,7 @@ Describe 'Resuming a registration that a processor killed with kill -9 left mid-
         Add-HeldRegistration op-spool held
         $work = Join-Path $TestDrive 'spool-work'
         $spool = Join-Path $TestDrive 'spool'
-        $port = Get-FreePort
-        $victim = Start-Workflow @{ Port = $port; SpoolPath = $spool } -WorkFolder $work
-        Wait-Until { Test-LocalPortListening $port } -Because "the workflow should listen on port $port"
-        (Invoke-Sandbox $script:Sandbox POST webhooks/send @{ operation_id = 'op-spool'; file_id = 'held'; url = "http://127.0.0.1:$port/" }).status | Should -Be 202
+        $victim = Start-SpooledWorkflowEvent op-spool held -Spool $spool -WorkFolder $work
         Stop-WhileSubmitting $victim op-spool held -Pushed validated
         @(Get-ChildItem -LiteralPath $spool -Filter *.event.json).Count | Should -Be 1 -Because 'the event stays spooled'
 
@@ -536,10 +542,7 @@ Describe 'examples/Invoke-RegistrationWorkflow.ps1 in webhook mode acknowledges 
     It 'with -SpoolPath, an event whose registration cannot be read stays in the spool, the processor exits 1, and once the fault is gone a restart completes it' {
         $work = Join-Path $TestDrive 'stuck-work'
         $spool = Join-Path $TestDrive 'stuck-spool'
-        $port = Get-FreePort
-        $stuck = Start-Workflow @{ Port = $port; SpoolPath = $spool } -WorkFolder $work
-        Wait-Until { Test-LocalPortListening $port } -Because "the workflow should listen on port $port"
-        (Invoke-Sandbox $script:Sandbox POST webhooks/send @{ operation_id = 'op-stuck'; file_id = 'stuck'; url = "http://127.0.0.1:$port/" }).status | Should -Be 202
+        $stuck = Start-SpooledWorkflowEvent op-stuck stuck -Spool $spool -WorkFolder $work
 
         $run = Wait-Workflow $stuck
 
