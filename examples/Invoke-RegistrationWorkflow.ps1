@@ -25,6 +25,18 @@
     registration is left pending, and the next registration is processed. The script ends with an error (exit code
     1 under pwsh) when any registration failed.
 
+    In webhook mode an event is acknowledged (answered 202, or removed from the -SpoolPath spool) only when its
+    registration is final (submitted, completed or failed, including by this processor's own error result), or
+    when another live processor holds its lock (that processor's own event is kept until it finishes). When the
+    registration's state cannot be read, or processing failed and even its error result could not be sent, the
+    registration is tried again in place after 2, 4 and 8 seconds (Ctrl+C stops the wait); if it is still not
+    finished, the processor throws: the event is not acknowledged (answered 503 without a spool; kept in the spool
+    with one) and the script exits 1. This is a crash-only design: run it under a service manager that restarts
+    it (systemd Restart=always), and after the restart the spool gives that event first, or the sender delivers it
+    again. An event that keeps failing keeps the processor failing, visibly, until the cause is fixed; the sweep
+    (-PollOperationId) picks the registration up as well. A delivery that is not an event is answered 400 and
+    reported as an error, and the processor goes on.
+
     One processor never processes a registration twice at once: processors on one machine that share a
     -WorkFolder hold a lock file per registration (in its .locks folder) while they process it, skip a registration
     whose lock another holds, and check the status again once they hold the lock. The operating system releases
@@ -93,8 +105,9 @@
     $certificate = Get-PfxCertificate -FilePath /etc/kalbio/listener.pfx
     ./Invoke-RegistrationWorkflow.ps1 -RegistryPath ./registry.csv -Port 8443 -ListenAddress 0.0.0.0 -Certificate $certificate -SpoolPath /var/lib/kalbio/spool -RequiredHeader @{ 'X-Webhook-Secret' = $secret }
 
-    Serves HTTPS on every interface and spools each event before answering it, so an event answered 202 is
-    processed even after a crash.
+    Serves HTTPS on every interface and spools each event before answering it 202; an event stays in the spool
+    until its registration is final, so one cut short by a crash, or not finished after the retries (the processor
+    then exits 1), is processed first when the processor starts again.
 .EXAMPLE
     ./Invoke-RegistrationWorkflow.ps1 -RegistryPath ./registry.csv -PollOperationId $operationId -Once -InformationAction Continue
 
@@ -271,43 +284,59 @@ function Enter-RegistrationLock {
 }
 
 function Invoke-Registration {
-    # The one way a registration is processed, from an event or a sweep: under its lock, only while it is pending,
-    # and a failure is reported to Kaleidoscope and counted, never stopping the registrations after it.
+    # The one way a registration is processed, from an event or a sweep: under its lock, only while it is unfinished;
+    # a failure is reported to Kaleidoscope as an error result. Returns what became of it (Outcome) and, when it was
+    # processed to the end, the registration as Kaleidoscope then holds it:
+    #   Final (it already was), Locked (another live processor holds it), Completed, Failed (reported as an error
+    #   result, or final before the failure): nothing is left for this processor to do.
+    #   Unread (its state could not be read; nothing was done), Unfinished (processing failed, and the error result
+    #   could not be sent or the state read again): it may still be unfinished.
     param([Parameter(Mandatory)] $Item, [string[]] $RecordIds = @())
-    $lock = Enter-RegistrationLock -OperationId $Item.OperationId -FileId $Item.FileId
-    if (-not $lock) { return }
+    $ids = @{ OperationId = $Item.OperationId; FileId = $Item.FileId }
+    $lock = Enter-RegistrationLock @ids
+    if (-not $lock) { return [pscustomobject]@{ Outcome = 'Locked'; Registration = $null } }
     try {
         try {
-            $current = Get-KalRegistration -OperationId $Item.OperationId -FileId $Item.FileId -ErrorAction Stop
+            $current = Get-KalRegistration @ids -ErrorAction Stop
         } catch {
-            # Nothing was done: the registration stays as it is, for the next sweep.
-            $script:failed++
             Write-Error -ErrorRecord $_ -ErrorAction Continue
-            return
+            return [pscustomobject]@{ Outcome = 'Unread'; Registration = $null }
         }
         if ($current.Status -notin $unfinished) {
             Write-Information "Skipped file $($Item.FileId) in operation $($Item.OperationId): it is $($current.Status), which is final."
-            return
+            return [pscustomobject]@{ Outcome = 'Final'; Registration = $null }
         }
         if ($current.Status -ne 'pending') {
             Write-Information "Resuming file $($Item.FileId) in operation $($Item.OperationId): a processor that stopped mid-way left it $($current.Status); starting again from the download."
         }
-        $script:processed++
         try {
-            Invoke-RegistrationSteps -Item $Item -RecordIds $RecordIds
+            return [pscustomobject]@{ Outcome = 'Completed'; Registration = (Invoke-RegistrationSteps -Item $Item -RecordIds $RecordIds) }
         } catch {
-            $script:failed++
             Write-Error -ErrorRecord $_ -ErrorAction Continue
             # Leave no registration unfinished: report the failure unless results were already accepted.
-            $state = Get-KalRegistration -OperationId $Item.OperationId -FileId $Item.FileId -ErrorAction SilentlyContinue
-            if ($state -and $state.Status -in $unfinished) {
-                Submit-KalRegistrationResult -OperationId $Item.OperationId -FileId $Item.FileId -Status error `
-                    -ErrorMessage "Processing failed: $($_.Exception.Message)" -ErrorAction SilentlyContinue
+            $reason = $_.Exception.Message
+            try {
+                if ((Get-KalRegistration @ids -ErrorAction Stop).Status -in $unfinished) {
+                    Submit-KalRegistrationResult @ids -Status error -ErrorMessage "Processing failed: $reason" -ErrorAction Stop
+                }
+                return [pscustomobject]@{ Outcome = 'Failed'; Registration = $null }
+            } catch {
+                Write-Error -ErrorRecord $_ -ErrorAction Continue
+                return [pscustomobject]@{ Outcome = 'Unfinished'; Registration = $null }
             }
         }
     } finally {
         Use-LockFolderGate { $lock.Dispose() }
     }
+}
+
+function Write-Outcome {
+    # Counts what Invoke-Registration did (Processed: whether any attempt started processing) and writes the
+    # registration it processed.
+    param([Parameter(Mandatory)] $Result, [bool] $Processed = ($Result.Outcome -in 'Completed', 'Failed', 'Unfinished'))
+    if ($Processed) { $script:processed++ }
+    if ($Result.Outcome -in 'Failed', 'Unfinished', 'Unread') { $script:failed++ }
+    if ($Result.Registration) { $Result.Registration }
 }
 
 # The states this processor itself leaves a registration in until its results are accepted: pending (nothing done
@@ -335,14 +364,16 @@ if ($PSCmdlet.ParameterSetName -eq 'Sweep') {
             $midWay = $queue.Count - $pending
             Write-Information "Sweep of operation ${operationId}: $pending pending $(if ($pending -eq 1) { 'registration' } else { 'registrations' })$(if ($midWay) { ", $midWay validated or validation_failed" })."
             foreach ($registration in $queue) {
-                Invoke-Registration -Item $registration
+                Write-Outcome (Invoke-Registration -Item $registration)
             }
         }
         if ($Once) { break }
         Start-Sleep -Seconds $PollIntervalSec
     }
 } else {
-    $listen = @{ Port = $Port; ListenAddress = $ListenAddress; ErrorAction = 'Stop' }
+    # Continue: a delivery that is not an event is answered 400 and reported, and the listener goes on. Failing to
+    # start is a terminating error all the same.
+    $listen = @{ Port = $Port; ListenAddress = $ListenAddress; ErrorAction = 'Continue' }
     if ($Path) { $listen.Path = $Path }
     if ($RequiredHeader) { $listen.RequiredHeader = $RequiredHeader }
     if ($SpoolPath) { $listen.SpoolPath = $SpoolPath }
@@ -351,10 +382,35 @@ if ($PSCmdlet.ParameterSetName -eq 'Sweep') {
     if ($TimeoutSec -gt 0) { $listen.TimeoutSec = $TimeoutSec }
 
     # Receive-KalWebhookEvent says where it listens (address, port, path, HTTP or HTTPS, the spool) as it starts.
-    Receive-KalWebhookEvent @listen | ForEach-Object {
+    # An event is acknowledged (answered 202, or removed from the spool) when this block returns from it, so it
+    # returns only when the registration is final or another live processor holds it. Otherwise the registration is
+    # tried again after a short wait, and then the block throws: the event is not acknowledged, the processor stops
+    # (a service manager restarts it), and the sender or the spool delivers the event again. 2>&1 brings the errors
+    # of deliveries that were not events here, in order, to be reported without stopping the listener.
+    $retryDelaysSec = 2, 4, 8
+    Receive-KalWebhookEvent @listen 2>&1 | ForEach-Object {
+        if ($_ -is [Management.Automation.ErrorRecord]) {
+            # Receiving fewer events than -Count within -TimeoutSec ends the processor with an error.
+            if ($_.FullyQualifiedErrorId -like 'WebhookEventTimeout,*') { throw $_ }
+            Write-Error -ErrorRecord $_ -ErrorAction Continue
+            return
+        }
         $registrationEvent = $_
+        $where = "file $($registrationEvent.FileId) in operation $($registrationEvent.OperationId)"
         Write-Information "Event $($registrationEvent.EventType): file $($registrationEvent.FileName) ($($registrationEvent.FileId)) in operation $($registrationEvent.OperationId), $($registrationEvent.RecordIds.Count) records."
-        Invoke-Registration -Item $registrationEvent -RecordIds $registrationEvent.RecordIds
+        $processedAny = $false
+        for ($attempt = 1; ; $attempt++) {
+            $result = Invoke-Registration -Item $registrationEvent -RecordIds $registrationEvent.RecordIds
+            $processedAny = $processedAny -or $result.Outcome -in 'Completed', 'Failed', 'Unfinished'
+            if ($result.Outcome -notin 'Unread', 'Unfinished' -or $attempt -gt $retryDelaysSec.Count) { break }
+            $delay = $retryDelaysSec[$attempt - 1]
+            Write-Warning "The registration of $where is not finished ($(if ($result.Outcome -eq 'Unread') { 'its state could not be read' } else { 'processing failed and it could not be reported' })); trying again in $delay s (attempt $($attempt + 1) of $($retryDelaysSec.Count + 1))."
+            Start-Sleep -Seconds $delay
+        }
+        Write-Outcome $result -Processed $processedAny
+        if ($result.Outcome -in 'Unread', 'Unfinished') {
+            throw "The event for $where$(if ($registrationEvent.EventId) { " ($($registrationEvent.EventId))" }) is not acknowledged: its registration is not finished after $($retryDelaysSec.Count + 1) attempts (see the errors above). The processor stops so that the event is delivered again (with -SpoolPath it stays in the spool and is processed first after a restart); the sweep also picks the registration up."
+        }
     }
 }
 

@@ -85,6 +85,15 @@ BeforeAll {
         }
     }
 
+    # Starts the example in webhook mode with a spool and no -Count, and has the sandbox deliver the event (202, spooled).
+    function Start-SpooledWorkflowEvent([string] $OperationId, [string] $FileId, [string] $Spool, [string] $WorkFolder) {
+        $port = Get-FreePort
+        $workflow = Start-Workflow @{ Port = $port; SpoolPath = $Spool } -WorkFolder $WorkFolder
+        Wait-Until { Test-LocalPortListening $port } -Because "the workflow should listen on port $port"
+        (Invoke-Sandbox $script:Sandbox POST webhooks/send @{ operation_id = $OperationId; file_id = $FileId; url = "http://127.0.0.1:$port/" }).status | Should -Be 202
+        $workflow
+    }
+
     function Get-Submissions([string] $OperationId, [string] $FileId) {
         @(Invoke-Sandbox $script:Sandbox GET submissions | Where-Object { $_.operation_id -eq $OperationId -and $_.file_id -eq $FileId })
     }
@@ -331,22 +340,19 @@ Describe 'The polling sweep of examples/Invoke-RegistrationWorkflow.ps1' {
         @(Invoke-Sandbox $script:Sandbox GET requests | Where-Object path -EQ '/files/dup').Count | Should -Be 0
     }
 
-    It 'a registration whose state cannot be read is left pending for the next sweep, and the exit code is 1' {
+    It 'in webhook mode, a registration whose state cannot be read for a moment is read again after a short wait and processed' {
         Add-SandboxFile unread
         Register-KalFile -OperationId op-unread -FileId unread -ErrorAction Stop | Out-Null
-        # The event path reads the registration first; every attempt (the first and 3 retries) is refused.
+        # The event path reads the registration first; every attempt of that read (the first and 3 retries) is refused.
         Invoke-Sandbox $script:Sandbox POST faults @{ method = 'GET'; path_prefix = '/operations/op-unread/registrations'; status = 500; times = 4 } | Out-Null
 
         $run = Invoke-WorkflowEvent op-unread unread
-        $run.ExitCode | Should -Be 1
-        $run.Errors | Should -Match '1 failure \(0 registrations processed\)'
-        (Get-KalRegistration op-unread unread).Status | Should -Be 'pending'
-        (Get-Submissions op-unread unread).Count | Should -Be 0
-        @(Invoke-Sandbox $script:Sandbox GET requests | Where-Object path -EQ '/files/unread').Count | Should -Be 0
 
-        $sweep = Wait-Workflow (Start-Workflow @{ PollOperationId = 'op-unread'; Once = [switch] $true })
-        $sweep.ExitCode | Should -Be 0 -Because $sweep.Errors
+        $run.ExitCode | Should -Be 0 -Because $run.Errors
+        "$($run.Output)$($run.Errors)" | Should -Match 'The registration of file unread in operation op-unread is not finished \(its state could not be read\); trying again in 2 s \(attempt 2 of 4\)'
+        $run.Output | Should -Match 'Done: 1 registration processed\.'
         (Get-KalRegistration op-unread unread).Status | Should -Be 'completed'
+        (Get-Submissions op-unread unread).Count | Should -Be 1
     }
 
     It 'about_Kalbio says how to run it unattended, with parameters the example has' {
@@ -390,10 +396,7 @@ Describe 'Resuming a registration that a processor killed with kill -9 left mid-
         Add-HeldRegistration op-spool held
         $work = Join-Path $TestDrive 'spool-work'
         $spool = Join-Path $TestDrive 'spool'
-        $port = Get-FreePort
-        $victim = Start-Workflow @{ Port = $port; SpoolPath = $spool } -WorkFolder $work
-        Wait-Until { Test-LocalPortListening $port } -Because "the workflow should listen on port $port"
-        (Invoke-Sandbox $script:Sandbox POST webhooks/send @{ operation_id = 'op-spool'; file_id = 'held'; url = "http://127.0.0.1:$port/" }).status | Should -Be 202
+        $victim = Start-SpooledWorkflowEvent op-spool held -Spool $spool -WorkFolder $work
         Stop-WhileSubmitting $victim op-spool held -Pushed validated
         @(Get-ChildItem -LiteralPath $spool -Filter *.event.json).Count | Should -Be 1 -Because 'the event stays spooled'
 
@@ -521,5 +524,84 @@ Describe 'examples/Invoke-RegistrationWorkflow.ps1 -Certificate' {
         $listening[0] | Should -BeLike "Listening for webhook events at https://127.0.0.1:$port/kal/events (HTTPS)*"
         (Get-KalRegistration op-tls tls).Status | Should -Be 'completed'
         (Get-Submissions op-tls tls).Count | Should -Be 1
+    }
+}
+
+Describe 'examples/Invoke-RegistrationWorkflow.ps1 in webhook mode acknowledges an event only once its registration is final' {
+    BeforeEach {
+        Invoke-Sandbox $script:Sandbox POST reset | Out-Null
+        Connect-TestSandbox $script:Sandbox
+        Add-SandboxFile stuck
+        Register-KalFile -OperationId op-stuck -FileId stuck -ErrorAction Stop | Out-Null
+        # Every read of the registration fails, beyond the client's retries and the example's (Retry-After: 0 keeps
+        # the client's own retries quick).
+        Invoke-Sandbox $script:Sandbox POST faults @{ method = 'GET'; path_prefix = '/operations/op-stuck/registrations'; status = 500; retry_after = '0'; times = 1000 } | Out-Null
+    }
+    AfterEach { Stop-LeftoverWorkflows }
+
+    It 'with -SpoolPath, an event whose registration cannot be read stays in the spool, the processor exits 1, and once the fault is gone a restart completes it' {
+        $work = Join-Path $TestDrive 'stuck-work'
+        $spool = Join-Path $TestDrive 'stuck-spool'
+        $stuck = Start-SpooledWorkflowEvent op-stuck stuck -Spool $spool -WorkFolder $work
+
+        $run = Wait-Workflow $stuck
+
+        $run.ExitCode | Should -Be 1 -Because 'the processor stops rather than acknowledge an unprocessed event'
+        # The error view wraps long messages into '| ' continued lines.
+        ($run.Errors -replace '\s*\r?\n\s+\|\s*', ' ') | Should -Match 'The event for file stuck in operation op-stuck \(.+\) is not acknowledged: its registration is not finished after 4 attempts'
+        @(Get-ChildItem -LiteralPath $spool -Filter *.event.json).Count | Should -Be 1 -Because 'the event stays spooled'
+        Invoke-Sandbox $script:Sandbox DELETE faults | Out-Null
+        (Get-KalRegistration op-stuck stuck).Status | Should -Be 'pending'
+        @(Invoke-Sandbox $script:Sandbox GET requests | Where-Object path -EQ '/files/stuck').Count | Should -Be 0
+
+        $next = Wait-Workflow (Start-Workflow @{ Port = (Get-FreePort); SpoolPath = $spool; Count = 1; TimeoutSec = 60 } -WorkFolder $work)
+
+        $next.ExitCode | Should -Be 0 -Because $next.Errors
+        (Get-KalRegistration op-stuck stuck).Status | Should -Be 'completed'
+        (Get-Submissions op-stuck stuck).Count | Should -Be 1
+        Get-ChildItem -LiteralPath $spool -Filter *.event.json | Should -BeNullOrEmpty
+    }
+
+    It 'without a spool, the delivery of an event whose registration cannot be read is not answered 2xx, and the processor exits 1' {
+        $port = Get-FreePort
+        $stuck = Start-Workflow @{ Port = $port } -WorkFolder (Join-Path $TestDrive 'nospool-work')
+        Wait-Until { Test-LocalPortListening $port } -Because "the workflow should listen on port $port"
+        $delivery = @{ event_type = 'registration_submitted'; event_id = 'ev-stuck'; operation_id = 'op-stuck'; file_id = 'stuck'; file_name = 'stuck.csv'; record_ids = 'r1', 'r2', 'r3' } | ConvertTo-Json
+
+        $answered = try { [int](Send-Json "http://127.0.0.1:$port/" $delivery).GetAwaiter().GetResult().StatusCode } catch [Net.Http.HttpRequestException] { 0 }
+        $run = Wait-Workflow $stuck
+
+        $answered | Should -Not -BeIn 200..299
+        $run.ExitCode | Should -Be 1
+        ($run.Errors -replace '\s*\r?\n\s+\|\s*', ' ') | Should -Match 'The event for file stuck in operation op-stuck \(ev-stuck\) is not acknowledged'
+        Invoke-Sandbox $script:Sandbox DELETE faults | Out-Null
+        (Get-KalRegistration op-stuck stuck).Status | Should -Be 'pending'
+    }
+}
+
+Describe 'examples/Invoke-RegistrationWorkflow.ps1 in webhook mode after a delivery that is not an event' {
+    BeforeEach {
+        Invoke-Sandbox $script:Sandbox POST reset | Out-Null
+        Connect-TestSandbox $script:Sandbox
+    }
+    AfterEach { Stop-LeftoverWorkflows }
+
+    It 'answers a body without file_id 400, reports it, and processes the next delivery to completed' {
+        Add-SandboxFile after-bad
+        Register-KalFile -OperationId op-after -FileId after-bad -ErrorAction Stop | Out-Null
+        $port = Get-FreePort
+        $workflow = Start-Workflow @{ Port = $port; Count = 1; TimeoutSec = 60 }
+        Wait-Until { Test-LocalPortListening $port } -Because "the workflow should listen on port $port"
+
+        $malformed = '{"event_type":"registration_submitted","event_id":"ev-bad","operation_id":"op-after","file_name":"x.csv","record_ids":["r1"]}'
+        [int](Send-Json "http://127.0.0.1:$port/" $malformed).GetAwaiter().GetResult().StatusCode | Should -Be 400
+        $workflow.Process.HasExited | Should -BeFalse -Because 'one malformed delivery must not stop the processor'
+        (Invoke-Sandbox $script:Sandbox POST webhooks/send @{ operation_id = 'op-after'; file_id = 'after-bad'; url = "http://127.0.0.1:$port/" }).status | Should -Be 202
+        $run = Wait-Workflow $workflow
+
+        $run.ExitCode | Should -Be 0 -Because $run.Errors
+        $run.Errors | Should -Match 'file_id'
+        (Get-KalRegistration op-after after-bad).Status | Should -Be 'completed'
+        (Get-Submissions op-after after-bad).Count | Should -Be 1
     }
 }

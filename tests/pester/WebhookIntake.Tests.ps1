@@ -143,3 +143,58 @@ Receive-KalWebhookEvent -Port $($script:Port) -Path /kal/events -TimeoutSec 1 $P
         }
     }
 }
+
+Describe 'Receive-KalWebhookEvent when a command downstream fails with its own terminating error' {
+    # Submit-KalRegistrationResult refuses piped input that gave no results (NoRecordResults), a cmdlet's terminating
+    # error: by itself it ends only its statement, the script block goes on and the event counts as processed.
+    BeforeAll { $script:Sandbox = Start-TestSandbox }
+    AfterAll { if ($script:Sandbox) { Stop-TestSandbox $script:Sandbox } }
+    BeforeEach {
+        $script:Port = Get-FreePort
+        $script:Spool = Join-Path $TestDrive "spool-$([guid]::NewGuid())"
+    }
+
+    It '<Pattern>: the delivery is answered <Answer> without a spool, and the event is <Spooled> with one' -TestCases @(
+        @{ Pattern = "`$ErrorActionPreference = 'Stop' at the top of the block (as documented)"; Top = "`$ErrorActionPreference = 'Stop'; "; Parameter = ''; Answer = 503; Spooled = 'kept' }
+        @{ Pattern = 'no preference (the trap)'; Top = ''; Parameter = ''; Answer = 202; Spooled = 'removed' }
+        @{ Pattern = '-ErrorAction Stop on the call only'; Top = ''; Parameter = '-ErrorAction Stop'; Answer = 202; Spooled = 'removed' }
+    ) {
+        $connect = "Connect-KalApi -ClientId $($script:Sandbox.ClientId) -ClientSecret (ConvertTo-SecureString '$($script:Sandbox.ClientSecret)' -AsPlainText -Force) -BaseUri '$($script:Sandbox.Uri)' -ErrorAction Stop"
+        $block = "{ $Top@() | Submit-KalRegistrationResult -OperationId `$_.OperationId -FileId `$_.FileId $Parameter; [Console]::Out.WriteLine('went on ' + `$_.FileId) }"
+        foreach ($withSpool in $false, $true) {
+            $spoolParameter = if ($withSpool) { "-SpoolPath '$script:Spool'" } else { '' }
+            $child = Start-ChildReceiver "$connect; Receive-KalWebhookEvent -Port $script:Port -Path /hooks -Count 1 $spoolParameter | ForEach-Object $block"
+            try {
+                Wait-ChildLine $child 'Listening for webhook events' | Out-Null
+                $status = [int](Send-Event $script:Port 'f-1' "ev-$withSpool").GetAwaiter().GetResult().StatusCode
+                $child.Process.WaitForExit(30000) | Should -BeTrue
+                $child.Errors.Result | Should -Match 'NoRecordResults|No record results came in'
+                $events = @(Get-ChildItem -LiteralPath $script:Spool -Filter *.event.json -ErrorAction SilentlyContinue)
+                if ($withSpool) {
+                    $status | Should -Be 202 -Because 'a spooled event is answered once it is on disk'
+                    $events.Count | Should -Be $(if ($Spooled -eq 'kept') { 1 } else { 0 })
+                } else {
+                    $status | Should -Be $Answer
+                }
+                if ($Answer -eq 503) { $child.Process.ExitCode | Should -Not -Be 0 } else { $child.Process.ExitCode | Should -Be 0 }
+            } finally {
+                Stop-ChildReceiver $child
+            }
+        }
+    }
+
+    It 'every documented processor (README quick start, Receive-KalWebhookEvent and Submit-KalRegistrationResult help) sets $ErrorActionPreference = ''Stop'' first in its ForEach-Object block' {
+        $root = Split-Path -Parent (Split-Path -Parent $PSScriptRoot)
+        $checked = 0
+        foreach ($document in 'README.md', 'docs/help/Receive-KalWebhookEvent.md', 'docs/help/Submit-KalRegistrationResult.md') {
+            $text = Get-Content -LiteralPath (Join-Path $root $document) -Raw
+            foreach ($block in [regex]::Matches($text, '(?s)```powershell\r?\n(.*?)```').ForEach({ $_.Groups[1].Value })) {
+                $processor = [regex]::Match($block, '(?s)Receive-KalWebhookEvent[^\n]*?(?:\n[^\n]*?)*?\|\s*ForEach-Object \{\s*\r?\n\s*(?<first>[^\r\n]*)')
+                if (-not $processor.Success) { continue }
+                $checked++
+                $processor.Groups['first'].Value | Should -Match "^\`$ErrorActionPreference = 'Stop'(\s+#.*)?$" -Because "the processor in $document must keep an event whose step fails:`n$block"
+            }
+        }
+        $checked | Should -BeGreaterOrEqual 4
+    }
+}
