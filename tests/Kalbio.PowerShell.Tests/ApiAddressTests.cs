@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
-using Kalbio.PowerShell.Client;
+using Kalbio.Core;
+using Kalbio.Core.Http;
 using Xunit;
 
 namespace Kalbio.PowerShell.Tests

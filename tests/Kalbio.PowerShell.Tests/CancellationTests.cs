@@ -4,6 +4,7 @@ using System.IO;
 using System.Linq;
 using System.Management.Automation;
 using System.Threading;
+using Kalbio.PowerShell.Model;
 using Kalbio.Sandbox;
 using Xunit;
 

@@ -4,6 +4,8 @@ using System.Linq;
 using System.Security.Cryptography;
 using System.Threading;
 using System.Threading.Tasks;
+using Kalbio.Core;
+using Kalbio.Core.Api;
 using Kalbio.PowerShell.Client;
 using Kalbio.Sandbox;
 using Xunit;

@@ -1,5 +1,8 @@
 using System;
 using System.IO;
+using Kalbio.Core;
+using Kalbio.Core.Api;
+using Kalbio.Core.Http;
 using Kalbio.PowerShell.Client;
 using Xunit;
 

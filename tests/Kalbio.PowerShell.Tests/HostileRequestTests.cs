@@ -9,7 +9,9 @@ using System.Text;
 using System.Text.RegularExpressions;
 using System.Threading;
 using System.Threading.Tasks;
-using Kalbio.PowerShell.Client;
+using Kalbio.Core;
+using Kalbio.Core.Http;
+using Kalbio.Core.Webhooks;
 using Kalbio.PowerShell.Model;
 using Xunit;
 

@@ -4,6 +4,8 @@ using System.Net.Http;
 using System.Text;
 using System.Threading;
 using System.Threading.Tasks;
+using Kalbio.Core;
+using Kalbio.Core.Http;
 using Kalbio.PowerShell.Client;
 using Kalbio.Sandbox;
 using Xunit;

@@ -1,5 +1,7 @@
 using System;
 using System.Linq;
+using Kalbio.Core;
+using Kalbio.Core.Http;
 using Kalbio.PowerShell.Client;
 using Xunit;
 

@@ -1,5 +1,5 @@
 using System.Collections.Generic;
-using Kalbio.PowerShell.Client;
+using Kalbio.Core.Api;
 using Xunit;
 
 namespace Kalbio.PowerShell.Tests

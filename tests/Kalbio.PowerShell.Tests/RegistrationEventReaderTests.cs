@@ -1,6 +1,6 @@
 using System.Linq;
-using Kalbio.PowerShell.Client;
-using Kalbio.PowerShell.Json;
+using Kalbio.Core;
+using Kalbio.Core.Json;
 using Kalbio.PowerShell.Model;
 using Xunit;
 

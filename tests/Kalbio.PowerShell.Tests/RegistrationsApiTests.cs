@@ -4,11 +4,14 @@ using System.Net.Http;
 using System.Text;
 using System.Threading;
 using System.Threading.Tasks;
+using Kalbio.Core;
+using Kalbio.Core.Api;
+using Kalbio.Core.Http;
 using Kalbio.PowerShell.Client;
 using Kalbio.PowerShell.Model;
 using Kalbio.Sandbox;
-using RegistrationFile = Kalbio.PowerShell.Model.RegistrationFile;
 using Xunit;
+using RegistrationFile = Kalbio.PowerShell.Model.RegistrationFile;
 
 namespace Kalbio.PowerShell.Tests
 {

@@ -1,8 +1,8 @@
 using System.IO;
 using System.Net.Http;
 using System.Text;
-using Kalbio.PowerShell.Client;
-using Kalbio.PowerShell.Json;
+using Kalbio.Core.Api;
+using Kalbio.Core.Json;
 using Kalbio.PowerShell.Model;
 using Xunit;
 

@@ -2,6 +2,8 @@ using System;
 using System.Collections.Concurrent;
 using System.Collections.Generic;
 using System.Linq;
+using Kalbio.Core;
+using Kalbio.Core.Http;
 using Kalbio.PowerShell.Client;
 using Kalbio.Sandbox;
 

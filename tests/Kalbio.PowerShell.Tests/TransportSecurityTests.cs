@@ -3,6 +3,8 @@ using System.Linq;
 using System.Net.Http;
 using System.Threading;
 using System.Threading.Tasks;
+using Kalbio.Core;
+using Kalbio.Core.Http;
 using Kalbio.PowerShell.Client;
 using Kalbio.Sandbox;
 using Xunit;

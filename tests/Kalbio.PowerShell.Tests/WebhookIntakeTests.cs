@@ -14,8 +14,8 @@ using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Threading;
 using System.Threading.Tasks;
-using Kalbio.PowerShell.Client;
-using Kalbio.PowerShell.Json;
+using Kalbio.Core.Json;
+using Kalbio.Core.Webhooks;
 using Kalbio.PowerShell.Model;
 using Xunit;
 using Receiver = Kalbio.PowerShell.Tests.ReceiveWebhookEventTests.Receiver;
@@ -235,11 +235,11 @@ namespace Kalbio.PowerShell.Tests
             using X509Certificate2 certificate = SelfSigned();
 
             // Decided from the options alone: the tests bind nothing but loopback.
-            Assert.True(new Client.WebhookListenerOptions { Address = IPAddress.Any }.TravelsInClear);
-            Assert.True(new Client.WebhookListenerOptions { Address = IPAddress.IPv6Any }.TravelsInClear);
-            Assert.False(new Client.WebhookListenerOptions { Address = IPAddress.Any, Certificate = certificate }.TravelsInClear);
-            Assert.False(new Client.WebhookListenerOptions { Address = IPAddress.Loopback }.TravelsInClear);
-            Assert.False(new Client.WebhookListenerOptions { Address = IPAddress.IPv6Loopback }.TravelsInClear);
+            Assert.True(new WebhookListenerOptions { Address = IPAddress.Any }.TravelsInClear);
+            Assert.True(new WebhookListenerOptions { Address = IPAddress.IPv6Any }.TravelsInClear);
+            Assert.False(new WebhookListenerOptions { Address = IPAddress.Any, Certificate = certificate }.TravelsInClear);
+            Assert.False(new WebhookListenerOptions { Address = IPAddress.Loopback }.TravelsInClear);
+            Assert.False(new WebhookListenerOptions { Address = IPAddress.IPv6Loopback }.TravelsInClear);
         }
 
         [Theory]

@@ -74,7 +74,9 @@ Describe 'Table labels and dates' {
     }
 
     It 'every column of the <TypeName> table is labelled with the property name Select-Object needs' -ForEach $script:KalbioOutputTypes {
-        $type = [Kalbio.PowerShell.Commands.KalCmdlet].Assembly.GetType($TypeName, $true)
+        # The published type names live in Kalbio.Core (models) or Kalbio.PowerShell (the connection).
+        $type = $TypeName -as [type]
+        $type | Should -Not -BeNullOrEmpty -Because "$TypeName is loaded with the module"
         $table = @(Get-FormatData -TypeName $TypeName -PowerShellVersion $PSVersionTable.PSVersion).FormatViewDefinition |
             Where-Object { $_.Control -is [System.Management.Automation.TableControl] } | Select-Object -First 1
         $labels = @($table.Control.Headers.Label)

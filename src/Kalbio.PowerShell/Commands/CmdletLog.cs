@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using System.Management.Automation;
-using Kalbio.PowerShell.Client;
+using Kalbio.Core;
 
 namespace Kalbio.PowerShell.Commands
 {

@@ -4,6 +4,8 @@ using System.Collections.Generic;
 using System.Management.Automation;
 using System.Net;
 using System.Security;
+using Kalbio.Core;
+using Kalbio.Core.Http;
 using Kalbio.PowerShell.Client;
 
 namespace Kalbio.PowerShell.Commands

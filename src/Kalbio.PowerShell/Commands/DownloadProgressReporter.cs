@@ -2,7 +2,7 @@ using System;
 using System.Globalization;
 using System.Management.Automation;
 using System.Threading;
-using Kalbio.PowerShell.Client;
+using Kalbio.Core.Api;
 
 namespace Kalbio.PowerShell.Commands
 {

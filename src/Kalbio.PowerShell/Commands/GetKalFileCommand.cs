@@ -2,6 +2,9 @@ using System;
 using System.IO;
 using System.Management.Automation;
 using System.Threading;
+using Kalbio.Core;
+using Kalbio.Core.Api;
+using Kalbio.Core.Http;
 using Kalbio.PowerShell.Client;
 
 namespace Kalbio.PowerShell.Commands

@@ -4,6 +4,9 @@ using System.Collections.Generic;
 using System.IO;
 using System.Management.Automation;
 using System.Threading;
+using Kalbio.Core;
+using Kalbio.Core.Api;
+using Kalbio.Core.Http;
 using Kalbio.PowerShell.Client;
 
 namespace Kalbio.PowerShell.Commands

@@ -6,7 +6,8 @@ using System.Reflection;
 using System.Runtime.ExceptionServices;
 using System.Threading;
 using System.Threading.Tasks;
-using Kalbio.PowerShell.Client;
+using Kalbio.Core;
+using Kalbio.Core.Webhooks;
 
 namespace Kalbio.PowerShell.Commands
 {

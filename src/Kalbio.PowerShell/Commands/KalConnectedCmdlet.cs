@@ -1,5 +1,7 @@
 using System;
 using System.Management.Automation;
+using Kalbio.Core;
+using Kalbio.Core.Http;
 using Kalbio.PowerShell.Client;
 
 namespace Kalbio.PowerShell.Commands

@@ -1,6 +1,7 @@
 using System;
 using System.Management.Automation;
-using Kalbio.PowerShell.Client;
+using Kalbio.Core;
+using Kalbio.Core.Api;
 
 namespace Kalbio.PowerShell.Commands
 {

@@ -1,7 +1,8 @@
 using System.Collections.Generic;
 using System.Management.Automation;
 using System.Runtime.CompilerServices;
-using Kalbio.PowerShell.Json;
+using Kalbio.Core;
+using Kalbio.Core.Json;
 
 namespace Kalbio.PowerShell.Commands
 {

@@ -10,7 +10,8 @@ using System.Security;
 using System.Security.Cryptography.X509Certificates;
 using System.Threading;
 using System.Threading.Tasks;
-using Kalbio.PowerShell.Client;
+using Kalbio.Core;
+using Kalbio.Core.Webhooks;
 using Kalbio.PowerShell.Model;
 
 namespace Kalbio.PowerShell.Commands

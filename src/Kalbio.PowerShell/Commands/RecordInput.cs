@@ -3,7 +3,7 @@ using System.Collections;
 using System.Globalization;
 using System.Management.Automation;
 using System.Runtime.CompilerServices;
-using Kalbio.PowerShell.Client;
+using Kalbio.Core;
 using Kalbio.PowerShell.Model;
 
 namespace Kalbio.PowerShell.Commands

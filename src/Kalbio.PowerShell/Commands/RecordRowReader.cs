@@ -4,6 +4,7 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.Management.Automation;
 using System.Runtime.CompilerServices;
+using Kalbio.Core;
 using Kalbio.PowerShell.Model;
 
 namespace Kalbio.PowerShell.Commands

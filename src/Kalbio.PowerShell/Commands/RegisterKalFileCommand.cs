@@ -1,4 +1,6 @@
 using System.Management.Automation;
+using Kalbio.Core;
+using Kalbio.Core.Api;
 using Kalbio.PowerShell.Client;
 using Kalbio.PowerShell.Model;
 

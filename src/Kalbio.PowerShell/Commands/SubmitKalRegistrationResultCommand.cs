@@ -5,6 +5,8 @@ using System.Management.Automation;
 using System.Runtime.CompilerServices;
 using System.Threading;
 using System.Threading.Tasks;
+using Kalbio.Core;
+using Kalbio.Core.Api;
 using Kalbio.PowerShell.Client;
 using Kalbio.PowerShell.Model;
 

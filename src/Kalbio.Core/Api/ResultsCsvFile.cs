@@ -1,0 +1,248 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.IO;
+using System.Runtime.CompilerServices;
+using System.Text;
+using System.Threading;
+using Kalbio.PowerShell.Model;
+using Sylvan.Data.Csv;
+
+namespace Kalbio.Core.Api
+{
+    /// <summary>
+    /// Reads a results CSV straight into a <see cref="ResultsPayloadBuilder"/>, one row at a time and without an object
+    /// per field: the record_id (or RecordId), status and error_message (or ErrorMessage) columns make the record, the
+    /// data columns (by default every other column) its data. Column names are matched case-insensitively, as
+    /// Import-Csv | New-KalRecordResult matches them, so both ways give the same body.
+    /// </summary>
+    /// <remarks>
+    /// Only this class uses Sylvan.Data.Csv, so that assembly is loaded when a file is read, not when the module is
+    /// imported.
+    /// </remarks>
+    public static class ResultsCsvFile
+    {
+        private const int CheckStopEvery = 4096;
+
+        /// <summary>
+        /// Adds every row of <paramref name="path"/> to <paramref name="builder"/>. A row's problem (with its line
+        /// number) goes to <paramref name="report"/>; a file that cannot be read as results throws
+        /// <see cref="KalInputException"/>; <paramref name="status"/> sees each status.
+        /// </summary>
+        public static void Read(
+            string path,
+            Encoding? encoding,
+            char delimiter,
+            IReadOnlyList<string>? dataColumns,
+            ResultsPayloadBuilder builder,
+            Action<KalInputException> report,
+            Action<string> status,
+            CancellationToken cancellation)
+        {
+            string name = Path.GetFileName(path);
+            TextReader text;
+            try
+            {
+                text = new StreamReader(new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan), encoding ?? new UTF8Encoding(false), true, 64 * 1024);
+            }
+            catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
+            {
+                throw new KalInputException("ResultsFileUnreadable", $"The results file '{path}' cannot be read: {ex.Message}", "Path", path, ex);
+            }
+
+            var options = new CsvDataReaderOptions
+            {
+                Delimiter = delimiter,
+                HasHeaders = true,
+                // '#' would otherwise start a comment line: a record id may begin with it.
+                Comment = '\0',
+                HeaderComparer = StringComparer.OrdinalIgnoreCase,
+                BufferSize = 64 * 1024,
+                MaxBufferSize = 1024 * 1024 * 1024,
+            };
+            using CsvDataReader reader = CreateReader(text, options, path);
+            Columns columns = FindColumns(reader, dataColumns, name);
+            string[] dataNames = columns.DataNames;
+            char[] raw = new char[1024];
+            int line = 2;
+            int rows = 0;
+            while (NextRow(reader, path, line))
+            {
+                int firstLine = line;
+                line += LinesOf(reader, ref raw);
+                if (++rows % CheckStopEvery == 0)
+                {
+                    cancellation.ThrowIfCancellationRequested();
+                }
+
+                string? recordId = Text(reader, columns.RecordId);
+                string? recordStatus = Text(reader, columns.Status);
+                string? errorMessage = columns.ErrorMessage < 0 ? null : Text(reader, columns.ErrorMessage);
+                var values = new object?[dataNames.Length];
+                for (int i = 0; i < values.Length; i++)
+                {
+                    values[i] = reader.GetString(columns.Data[i]);
+                }
+
+                if (recordStatus != null)
+                {
+                    status(recordStatus);
+                }
+
+                KalInputException? problem = builder.Add(recordId, recordStatus, new KalRecordData(dataNames, values), errorMessage);
+                if (problem != null)
+                {
+                    report(new KalInputException(problem.ErrorId, $"Line {firstLine.ToString(CultureInfo.InvariantCulture)} of {name}: {problem.Message}", null, path, problem.InnerException));
+                }
+            }
+        }
+
+        private static CsvDataReader CreateReader(TextReader text, CsvDataReaderOptions options, string path)
+        {
+            try
+            {
+                return CsvDataReader.Create(text, options);
+            }
+            catch (Exception ex) when (!(ex is OutOfMemoryException))
+            {
+                text.Dispose();
+                throw new KalInputException("ResultsFileNotCsv", $"The header of the results file '{path}' cannot be read as CSV: {ex.Message}", "Path", path, ex);
+            }
+        }
+
+        private static bool NextRow(CsvDataReader reader, string path, int line)
+        {
+            try
+            {
+                return reader.Read();
+            }
+            catch (Exception ex) when (!(ex is OutOfMemoryException))
+            {
+                throw new KalInputException("ResultsFileNotCsv", $"Line {line.ToString(CultureInfo.InvariantCulture)} of the results file '{path}' cannot be read as CSV: {ex.Message}", "Path", path, ex);
+            }
+        }
+
+        /// <summary>How many lines the current row spans (more than one with newlines in quoted values), so that line numbers stay right.</summary>
+        [MethodImpl(HotPath.Optimize)]
+        private static int LinesOf(CsvDataReader reader, ref char[] raw)
+        {
+            int length = reader.GetRawRecord(null!, 0);
+            if (length > raw.Length)
+            {
+                raw = new char[Math.Max(length, raw.Length * 2)];
+            }
+
+            reader.GetRawRecord(raw, 0);
+            int count = 0;
+            int at = -1;
+            while ((at = Array.IndexOf(raw, '\n', at + 1, length - at - 1)) >= 0)
+            {
+                count++;
+            }
+
+            // The raw row includes its line break, except the last row of a file that does not end with one.
+            return length > 0 && raw[length - 1] == '\n' ? count : count + 1;
+        }
+
+        /// <summary>Like New-KalRecordResult: blank text is absent.</summary>
+        private static string? Text(CsvDataReader reader, int ordinal)
+        {
+            string value = reader.GetString(ordinal);
+            return string.IsNullOrWhiteSpace(value) ? null : value;
+        }
+
+        private static Columns FindColumns(CsvDataReader reader, IReadOnlyList<string>? dataColumns, string name)
+        {
+            var names = new string[reader.FieldCount];
+            for (int i = 0; i < names.Length; i++)
+            {
+                names[i] = reader.GetName(i);
+            }
+
+            int Find(params string[] candidates)
+            {
+                foreach (string candidate in candidates)
+                {
+                    int index = Array.FindIndex(names, column => string.Equals(column, candidate, StringComparison.OrdinalIgnoreCase));
+                    if (index >= 0)
+                    {
+                        return index;
+                    }
+                }
+
+                return -1;
+            }
+
+            KalInputException Missing(string what) => new KalInputException(
+                "ResultsFileColumnMissing",
+                $"{name} has no {what} column (its columns are: {string.Join(", ", names)}). Nothing was sent. Add the column, or check -Delimiter.",
+                "Path",
+                name);
+
+            int recordId = Find("record_id", "RecordId");
+            if (recordId < 0)
+            {
+                throw Missing("record_id (or RecordId)");
+            }
+
+            int status = Find("status");
+            if (status < 0)
+            {
+                throw Missing("status");
+            }
+
+            int errorMessage = Find("error_message", "ErrorMessage");
+            var data = new List<int>();
+            var dataNames = new List<string>();
+            if (dataColumns != null)
+            {
+                foreach (string column in dataColumns)
+                {
+                    int index = Find(column);
+                    if (index < 0)
+                    {
+                        throw Missing($"'{column}' (from -DataProperty)");
+                    }
+
+                    data.Add(index);
+                    dataNames.Add(column);
+                }
+            }
+            else
+            {
+                for (int i = 0; i < names.Length; i++)
+                {
+                    if (i != recordId && i != status && i != errorMessage)
+                    {
+                        data.Add(i);
+                        dataNames.Add(names[i]);
+                    }
+                }
+            }
+
+            return new Columns(recordId, status, errorMessage, data.ToArray(), dataNames.ToArray());
+        }
+
+        private sealed class Columns
+        {
+            public Columns(int recordId, int status, int errorMessage, int[] data, string[] dataNames)
+            {
+                RecordId = recordId;
+                Status = status;
+                ErrorMessage = errorMessage;
+                Data = data;
+                DataNames = dataNames;
+            }
+
+            public int RecordId { get; }
+
+            public int Status { get; }
+
+            public int ErrorMessage { get; }
+
+            public int[] Data { get; }
+
+            public string[] DataNames { get; }
+        }
+    }
+}

@@ -1,0 +1,149 @@
+using System;
+using System.Collections.Generic;
+
+namespace Kalbio.Core.Http
+{
+    /// <summary>Everything needed to open a connection. Validated by <see cref="KalConnection"/>'s constructor.</summary>
+    public sealed class KalConnectionOptions
+    {
+        public const string DefaultBaseUri = "https://api.kaleidoscope.bio";
+        public const string ClientIdVariable = "KALEIDOSCOPE_API_CLIENT_ID";
+        public const string ClientSecretVariable = "KALEIDOSCOPE_API_CLIENT_SECRET";
+        public const string BaseUriVariable = "KALEIDOSCOPE_API_URL";
+
+        public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(100);
+        public const int DefaultMaximumRetryCount = 3;
+        public static readonly TimeSpan DefaultRetryInterval = TimeSpan.FromSeconds(1);
+
+        public Uri BaseUri { get; set; } = new Uri(DefaultBaseUri);
+
+        /// <summary>Where <see cref="BaseUri"/> came from, so a failure to reach it can say so.</summary>
+        public BaseUriSource BaseUriSource { get; set; } = BaseUriSource.Default;
+
+        public string ClientId { get; set; } = string.Empty;
+
+        public string ClientSecret { get; set; } = string.Empty;
+
+        /// <summary>Sent with every request to the API host, the token request included (e.g. an identity-aware proxy's Authorization).</summary>
+        public IList<KeyValuePair<string, string>> AdditionalHeaders { get; } = new List<KeyValuePair<string, string>>();
+
+        public bool SkipCertificateCheck { get; set; }
+
+        /// <summary>How long a request may wait for the response headers, and for each read of the body.</summary>
+        public TimeSpan Timeout { get; set; } = DefaultTimeout;
+
+        public int MaximumRetryCount { get; set; } = DefaultMaximumRetryCount;
+
+        /// <summary>The first back-off delay; it doubles with each retry unless the server says Retry-After.</summary>
+        public TimeSpan RetryInterval { get; set; } = DefaultRetryInterval;
+
+        /// <summary>The longest wait honoured from a Retry-After header or the back-off.</summary>
+        public TimeSpan MaximumRetryDelay { get; set; } = TimeSpan.FromSeconds(60);
+
+        public string UserAgent { get; set; } = "Kalbio.PowerShell";
+
+        /// <summary>What a careful user should be told about these options before they are used.</summary>
+        public IEnumerable<string> SecurityWarnings()
+        {
+            if (SkipCertificateCheck)
+            {
+                yield return $"-SkipCertificateCheck is set: the TLS certificate of {BaseUri} is not checked, so anyone on the network path could read the client secret and the data. Use it only for a private deployment you trust.";
+            }
+
+            if (BaseUri.Scheme == Uri.UriSchemeHttp && !BaseUri.IsLoopback)
+            {
+                yield return $"{BaseUri} is plain http: the client secret, tokens and data cross the network unencrypted. Use https unless this is a test server.";
+            }
+        }
+
+        /// <summary>
+        /// Options from KALEIDOSCOPE_API_CLIENT_ID, KALEIDOSCOPE_API_CLIENT_SECRET and KALEIDOSCOPE_API_URL; null when
+        /// neither credential variable is set. <paramref name="otherwise"/> completes "Set both, or ..." when only one is.
+        /// </summary>
+        public static KalConnectionOptions? FromEnvironment(string otherwise = "run Connect-KalApi")
+        {
+            string? clientId = Environment.GetEnvironmentVariable(ClientIdVariable);
+            string? clientSecret = Environment.GetEnvironmentVariable(ClientSecretVariable);
+            if (string.IsNullOrEmpty(clientId) && string.IsNullOrEmpty(clientSecret))
+            {
+                return null;
+            }
+
+            if (string.IsNullOrEmpty(clientId) || string.IsNullOrEmpty(clientSecret))
+            {
+                string missing = string.IsNullOrEmpty(clientId) ? ClientIdVariable : ClientSecretVariable;
+                string present = string.IsNullOrEmpty(clientId) ? ClientSecretVariable : ClientIdVariable;
+                throw new KalInputException("IncompleteEnvironmentCredentials", $"{present} is set but {missing} is not. Set both, or {otherwise}.", missing);
+            }
+
+            var options = new KalConnectionOptions { ClientId = clientId!, ClientSecret = clientSecret! };
+            options.UseBaseUriFromEnvironment();
+            return options;
+        }
+
+        /// <summary>Sets the base URI from KALEIDOSCOPE_API_URL, or the default when it is not set.</summary>
+        public void UseBaseUriFromEnvironment()
+        {
+            string? url = Environment.GetEnvironmentVariable(BaseUriVariable);
+            BaseUri = ParseBaseUri(string.IsNullOrEmpty(url) ? DefaultBaseUri : url);
+            BaseUriSource = string.IsNullOrEmpty(url) ? BaseUriSource.Default : BaseUriSource.Environment;
+        }
+
+        /// <summary>Where the base URI came from, in words, e.g. "the base URI comes from KALEIDOSCOPE_API_URL".</summary>
+        public string DescribeBaseUriSource()
+        {
+            switch (BaseUriSource)
+            {
+                case BaseUriSource.Parameter: return "the base URI was given with -BaseUri";
+                case BaseUriSource.Environment: return $"the base URI comes from {BaseUriVariable}";
+                default: return $"the base URI is the default, as neither -BaseUri nor {BaseUriVariable} was given";
+            }
+        }
+
+        /// <summary>Reads the base URI the way users write it, with a clear error for anything that is not an absolute http(s) URI.</summary>
+        public static Uri ParseBaseUri(string? text)
+        {
+            if (string.IsNullOrWhiteSpace(text))
+            {
+                throw new KalInputException("InvalidBaseUri", "The base URI is empty. Give the API's address, e.g. https://api.kaleidoscope.bio.", "BaseUri", text);
+            }
+
+            bool parsed = Uri.TryCreate(text!.Trim(), UriKind.Absolute, out Uri? uri);
+            // A user name may come with a password, and a query with a key: neither is repeated in an error.
+            string shown = parsed && (uri!.UserInfo.Length > 0 || uri.Query.Length > 0)
+                ? uri.GetComponents(UriComponents.SchemeAndServer | UriComponents.Path, UriFormat.UriEscaped)
+                : text;
+            if (!parsed
+                || (uri!.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps)
+                || string.IsNullOrEmpty(uri.Host))
+            {
+                throw new KalInputException(
+                    "InvalidBaseUri",
+                    $"The base URI '{shown}' is not an absolute http:// or https:// address. Give the API's address, e.g. https://api.kaleidoscope.bio.",
+                    "BaseUri",
+                    shown);
+            }
+
+            if (!string.IsNullOrEmpty(uri.Query) || !string.IsNullOrEmpty(uri.Fragment) || !string.IsNullOrEmpty(uri.UserInfo))
+            {
+                throw new KalInputException(
+                    "InvalidBaseUri",
+                    $"The base URI '{shown}' must not carry a query, fragment or user name. Give only the API's address.",
+                    "BaseUri",
+                    shown);
+            }
+
+            // Normalise to a trailing slash so relative paths append instead of replacing the last segment.
+            string left = uri.GetLeftPart(UriPartial.Path);
+            return new Uri(left.EndsWith("/", StringComparison.Ordinal) ? left : left + "/");
+        }
+    }
+
+    /// <summary>Where a connection's base URI came from.</summary>
+    public enum BaseUriSource
+    {
+        Default,
+        Environment,
+        Parameter,
+    }
+}

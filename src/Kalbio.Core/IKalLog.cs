@@ -1,0 +1,34 @@
+namespace Kalbio.Core
+{
+    /// <summary>
+    /// Where the client core reports what it does. Calls may come from any thread; the cmdlet layer queues them
+    /// and writes them on the pipeline thread.
+    /// </summary>
+    public interface IKalLog
+    {
+        bool IsVerboseEnabled { get; }
+
+        bool IsDebugEnabled { get; }
+
+        void Verbose(string message);
+
+        void Debug(string message);
+
+        void Warning(string message);
+    }
+
+    public sealed class NullKalLog : IKalLog
+    {
+        public static readonly NullKalLog Instance = new NullKalLog();
+
+        public bool IsVerboseEnabled => false;
+
+        public bool IsDebugEnabled => false;
+
+        public void Verbose(string message) { }
+
+        public void Debug(string message) { }
+
+        public void Warning(string message) { }
+    }
+}

@@ -1,0 +1,25 @@
+using System;
+
+namespace Kalbio.Core
+{
+    /// <summary>
+    /// Input that can never make a valid request. Raised before anything is sent; <see cref="ErrorId"/> is stable
+    /// so scripts and tests can match on it.
+    /// </summary>
+    public sealed class KalInputException : ArgumentException
+    {
+        public KalInputException(string errorId, string message, string? parameterName = null, object? target = null, Exception? innerException = null)
+            : base(message, parameterName, innerException)
+        {
+            ErrorId = errorId;
+            Target = target;
+        }
+
+        public string ErrorId { get; }
+
+        public object? Target { get; }
+
+        // ArgumentException appends "(Parameter 'x')" to Message; our messages already name what to fix.
+        public override string Message => base.Message.Split(new[] { " (Parameter '" }, StringSplitOptions.None)[0];
+    }
+}
