@@ -4,7 +4,7 @@ namespace Kalbio.Core
     /// Where the client core reports what it does. Calls may come from any thread; the cmdlet layer queues them
     /// and writes them on the pipeline thread.
     /// </summary>
-    public interface IKalLog
+    internal interface IKalLog
     {
         bool IsVerboseEnabled { get; }
 
@@ -17,7 +17,7 @@ namespace Kalbio.Core
         void Warning(string message);
     }
 
-    public sealed class NullKalLog : IKalLog
+    internal sealed class NullKalLog : IKalLog
     {
         public static readonly NullKalLog Instance = new NullKalLog();
 

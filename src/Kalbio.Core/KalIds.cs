@@ -4,7 +4,7 @@ using System.Linq;
 namespace Kalbio.Core
 {
     /// <summary>Checks ids before they become path segments: an id is opaque, but never a path or a URL.</summary>
-    public static class KalIds
+    internal static class KalIds
     {
         private static readonly char[] PathCharacters = { '/', '\\', '?', '#' };
 

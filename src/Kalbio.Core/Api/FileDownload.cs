@@ -12,7 +12,7 @@ using Kalbio.Core.Http;
 namespace Kalbio.Core.Api
 {
     /// <summary>How far a download has got; <see cref="TotalBytes"/> is null when the server sent no length.</summary>
-    public readonly struct DownloadProgress
+    internal readonly struct DownloadProgress
     {
         public DownloadProgress(long bytesReceived, long? totalBytes, TimeSpan elapsed)
         {
@@ -34,7 +34,7 @@ namespace Kalbio.Core.Api
     }
 
     /// <summary>The file to be written already exists and replacing it was not allowed.</summary>
-    public sealed class DestinationExistsException : IOException
+    internal sealed class DestinationExistsException : IOException
     {
         public DestinationExistsException(string path)
             : base($"The file '{path}' already exists. Remove it, choose another destination or file name, or leave out -NoClobber to replace it.")

@@ -15,7 +15,7 @@ namespace Kalbio.Core.Api
     /// Downloading registration files: where a file is fetched from, the name it may be saved under, and the
     /// atomic download itself.
     /// </summary>
-    public static class FilesApi
+    internal static class FilesApi
     {
         private const int MaximumFileNameLength = 255;
 

@@ -15,7 +15,7 @@ using Kalbio.PowerShell.Client;
 namespace Kalbio.Core.Api
 {
     /// <summary>What the caller wants from a response body.</summary>
-    public enum ApiResponseMode
+    internal enum ApiResponseMode
     {
         /// <summary>JSON parsed; a text type (text/*, XML...) as text; anything else refused.</summary>
         Parsed,
@@ -25,7 +25,7 @@ namespace Kalbio.Core.Api
     }
 
     /// <summary>A successful answer to <see cref="GenericApi.SendAsync"/>. Dispose it to release the parsed JSON.</summary>
-    public sealed class ApiResponse : IDisposable
+    internal sealed class ApiResponse : IDisposable
     {
         internal ApiResponse(int statusCode, IReadOnlyDictionary<string, string[]> headers, string? mediaType, string? text, JsonDocument? json)
         {
@@ -57,7 +57,7 @@ namespace Kalbio.Core.Api
     /// Any call on the API (the cmdlet escape hatch): the connection's token, retries, redirects, errors and
     /// redaction, for a path that has no cmdlet of its own.
     /// </summary>
-    public static class GenericApi
+    internal static class GenericApi
     {
         public const string JsonContentType = "application/json";
         private const int DebugBodyBytes = 16 * 1024;

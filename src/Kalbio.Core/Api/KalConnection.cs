@@ -19,7 +19,7 @@ namespace Kalbio.PowerShell.Client
             "X-Kal-Authorization", "Host", "Content-Length", "Content-Type", "Transfer-Encoding", "Connection",
         };
 
-        public KalConnection(KalConnectionOptions options)
+        internal KalConnection(KalConnectionOptions options)
         {
             Validate(options);
             Options = options;
@@ -71,10 +71,10 @@ namespace Kalbio.PowerShell.Client
         internal Redactor Redactor { get; }
 
         /// <summary>Obtains the first token now, so wrong credentials or a wrong address fail here and not at first use.</summary>
-        public Task ConnectAsync(IKalLog log, CancellationToken cancellation) => Tokens.GetAccessTokenAsync(log, cancellation);
+        internal Task ConnectAsync(IKalLog log, CancellationToken cancellation) => Tokens.GetAccessTokenAsync(log, cancellation);
 
         /// <summary>A URI on the API for a relative path such as <c>files/abc</c>.</summary>
-        public Uri ApiUri(string relativePath) => new Uri(Options.BaseUri, relativePath.TrimStart('/'));
+        internal Uri ApiUri(string relativePath) => new Uri(Options.BaseUri, relativePath.TrimStart('/'));
 
         public override string ToString() => $"{ClientId} @ {BaseUri}";
 

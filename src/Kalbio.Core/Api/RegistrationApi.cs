@@ -8,7 +8,7 @@ using Kalbio.PowerShell.Client;
 namespace Kalbio.Core.Api
 {
     /// <summary>The registration endpoints of the API (kaleidoscope-api.md, section 3).</summary>
-    public static class RegistrationApi
+    internal static class RegistrationApi
     {
         private const int DebugBodyBytes = 8 * 1024;
 

@@ -15,7 +15,7 @@ using Kalbio.PowerShell.Model;
 namespace Kalbio.Core.Api
 {
     /// <summary>The registration lifecycle calls: register a file, list an operation's registrations, push a status.</summary>
-    public static class RegistrationsApi
+    internal static class RegistrationsApi
     {
         /// <summary><c>POST /operations/{operation_id}/register/{file_id}</c> with <c>{}</c>.</summary>
         public static async Task<RegistrationFile> RegisterAsync(KalConnection connection, string operationId, string fileId, IKalLog log, CancellationToken cancellation)

@@ -20,7 +20,7 @@ namespace Kalbio.Core.Api
     /// Only this class uses Sylvan.Data.Csv, so that assembly is loaded when a file is read, not when the module is
     /// imported.
     /// </remarks>
-    public static class ResultsCsvFile
+    internal static class ResultsCsvFile
     {
         private const int CheckStopEvery = 4096;
 

@@ -20,7 +20,7 @@ namespace Kalbio.Core.Api
     /// objects. Once any record is invalid (or not among the expected ids) the body is dropped and the rest are only
     /// validated, so every problem can be reported while nothing is ever sent.
     /// </summary>
-    public sealed class ResultsPayloadBuilder : IDisposable
+    internal sealed class ResultsPayloadBuilder : IDisposable
     {
         /// <summary>How many ids a mismatch message lists before it says "and N more".</summary>
         public const int MaximumListedIds = 10;
@@ -370,7 +370,7 @@ namespace Kalbio.Core.Api
     }
 
     /// <summary>A complete results body, held in pooled memory until disposed; it can be sent any number of times.</summary>
-    public sealed class ResultsPayload : IDisposable
+    internal sealed class ResultsPayload : IDisposable
     {
         internal ResultsPayload(ChunkedBuffer buffer, string status, int recordCount)
         {

@@ -12,7 +12,7 @@ namespace Kalbio.Core.Http
     /// Turns a caller's path (and query values) into an address on the connection's API, refusing anything that
     /// would send the access token elsewhere: another scheme, host or port, or a path above the base URI.
     /// </summary>
-    public static class ApiAddress
+    internal static class ApiAddress
     {
         private static readonly Regex SchemePrefix = new Regex("^[A-Za-z][A-Za-z0-9+.-]*://", RegexOptions.CultureInvariant);
 

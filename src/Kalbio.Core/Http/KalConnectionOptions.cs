@@ -4,7 +4,7 @@ using System.Collections.Generic;
 namespace Kalbio.Core.Http
 {
     /// <summary>Everything needed to open a connection. Validated by <see cref="KalConnection"/>'s constructor.</summary>
-    public sealed class KalConnectionOptions
+    internal sealed class KalConnectionOptions
     {
         public const string DefaultBaseUri = "https://api.kaleidoscope.bio";
         public const string ClientIdVariable = "KALEIDOSCOPE_API_CLIENT_ID";
@@ -140,7 +140,7 @@ namespace Kalbio.Core.Http
     }
 
     /// <summary>Where a connection's base URI came from.</summary>
-    public enum BaseUriSource
+    internal enum BaseUriSource
     {
         Default,
         Environment,

@@ -5,7 +5,7 @@ using System.Net.Http;
 namespace Kalbio.Core.Http
 {
     /// <summary>When a failed attempt may be sent again.</summary>
-    public enum RetryMode
+    internal enum RetryMode
     {
         /// <summary>Safe to repeat (GET, token grants): network errors, timeouts, 408, 429 and 5xx are retried.</summary>
         Idempotent,
@@ -18,7 +18,7 @@ namespace Kalbio.Core.Http
     }
 
     /// <summary>One logical request; each attempt builds a fresh <see cref="HttpRequestMessage"/> from it.</summary>
-    public sealed class KalRequest
+    internal sealed class KalRequest
     {
         public KalRequest(HttpMethod method, Uri uri)
         {

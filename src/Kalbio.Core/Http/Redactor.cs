@@ -8,7 +8,7 @@ namespace Kalbio.Core.Http
     /// Removes secrets from any text before it leaves the core: known secret values (client secret, tokens,
     /// additional header values) wherever they appear, and the values of secret-named fields and headers.
     /// </summary>
-    public sealed class Redactor
+    internal sealed class Redactor
     {
         public const string Mask = "***";
         private const int MinimumSecretLength = 6;

@@ -7,7 +7,7 @@ namespace Kalbio.Core.Http
     /// A timeout that restarts whenever progress is made: the wait for headers, then each read of the body.
     /// A 2 GB download is not killed by a wall-clock limit, but a stalled one is.
     /// </summary>
-    public sealed class RequestTimeout : IDisposable
+    internal sealed class RequestTimeout : IDisposable
     {
         private readonly CancellationTokenSource _source;
         private readonly TimeSpan _timeout;

@@ -15,7 +15,7 @@ namespace Kalbio.Core.Json
     /// it can be read any number of times (one read per HTTP attempt). Past the spool threshold the bytes move to a
     /// temporary file and only the chunk being written stays in memory, so memory stays flat at any size.
     /// </summary>
-    public sealed class ChunkedBuffer : IBufferWriter<byte>, IDisposable
+    internal sealed class ChunkedBuffer : IBufferWriter<byte>, IDisposable
     {
         internal const int FirstChunkSize = 16 * 1024;
         internal const int LargestChunkSize = 1024 * 1024;

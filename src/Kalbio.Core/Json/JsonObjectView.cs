@@ -4,7 +4,7 @@ using System.Collections.Generic;
 namespace Kalbio.Core.Json
 {
     /// <summary>A host object (e.g. a PowerShell custom object) seen as ordered name/value pairs, to be written as a JSON object.</summary>
-    public sealed class JsonObjectView : IEnumerable<KeyValuePair<string, object?>>
+    internal sealed class JsonObjectView : IEnumerable<KeyValuePair<string, object?>>
     {
         private readonly IEnumerable<KeyValuePair<string, object?>> _properties;
 

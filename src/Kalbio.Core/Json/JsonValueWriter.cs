@@ -15,7 +15,7 @@ namespace Kalbio.Core.Json
     /// objects and arrays) and no depth truncation. Host-specific objects are first passed through an adapter, so
     /// this class knows nothing of PowerShell. A value that has no JSON form is an error naming where it was.
     /// </summary>
-    public sealed class JsonValueWriter
+    internal sealed class JsonValueWriter
     {
         public const int MaximumDepth = 256;
 

@@ -7,7 +7,7 @@ using Kalbio.PowerShell.Model;
 
 namespace Kalbio.Core.Json
 {
-    public enum JsonCompleteness
+    internal enum JsonCompleteness
     {
         Complete,
         Incomplete,
@@ -19,7 +19,7 @@ namespace Kalbio.Core.Json
     /// the top level or, failing that, from a <c>data</c> object; names match in snake_case, camelCase or PascalCase;
     /// unknown fields are ignored. Anything that cannot be an event is a <see cref="KalInputException"/>.
     /// </summary>
-    public static class RegistrationEventReader
+    internal static class RegistrationEventReader
     {
         public const string InvalidJsonErrorId = "InvalidWebhookEventJson";
         public const string InvalidEventErrorId = "InvalidWebhookEvent";

@@ -5,7 +5,7 @@ using Kalbio.Core;
 namespace Kalbio.PowerShell.Model
 {
     /// <summary>The lifecycle states of a registration file, exactly as the API spells them.</summary>
-    public static class RegistrationStatus
+    internal static class RegistrationStatus
     {
         public const string Pending = "pending";
         public const string Validated = "validated";

@@ -4,7 +4,7 @@ using System.Threading.Tasks;
 namespace Kalbio.Core.Webhooks
 {
     /// <summary>What the pump of a cmdlet does with an item whose sender waits for it to be written.</summary>
-    public interface IPipelineHandoff
+    internal interface IPipelineHandoff
     {
         bool TryStartWriting();
 
@@ -18,7 +18,7 @@ namespace Kalbio.Core.Webhooks
     /// pipeline returned from it (its WriteObject returned), false when it was never written or the pipeline failed
     /// on it. Each item ends exactly once, whichever side gets there first.
     /// </summary>
-    public sealed class PipelineHandoff<T> : IPipelineHandoff
+    internal sealed class PipelineHandoff<T> : IPipelineHandoff
     {
         private const int Queued = 0;
         private const int Writing = 1;

@@ -17,7 +17,7 @@ using Kalbio.PowerShell.Model;
 namespace Kalbio.Core.Webhooks
 {
     /// <summary>How a <see cref="WebhookListener"/> listens and what it accepts.</summary>
-    public sealed class WebhookListenerOptions
+    internal sealed class WebhookListenerOptions
     {
         public const int DefaultMaximumBodySize = 1024 * 1024;
         public const int DefaultMaximumConnectionsPerAddress = 16;
@@ -66,7 +66,7 @@ namespace Kalbio.Core.Webhooks
     /// the limit, 400 for a malformed request or a body that is not an event, 503 once the event limit is reached or
     /// too many connections are open.
     /// </summary>
-    public sealed class WebhookListener : IDisposable
+    internal sealed class WebhookListener : IDisposable
     {
         private static readonly TimeSpan LingerTime = TimeSpan.FromSeconds(2);
         private const int LingerBytes = 1024 * 1024;

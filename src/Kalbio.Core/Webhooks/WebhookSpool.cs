@@ -14,7 +14,7 @@ using Kalbio.PowerShell.Model;
 namespace Kalbio.Core.Webhooks
 {
     /// <summary>A spool folder another listener holds.</summary>
-    public sealed class WebhookSpoolInUseException : IOException
+    internal sealed class WebhookSpoolInUseException : IOException
     {
         public WebhookSpoolInUseException(string message, Exception inner)
             : base(message, inner)
@@ -23,7 +23,7 @@ namespace Kalbio.Core.Webhooks
     }
 
     /// <summary>An event written to the spool: its file, until the pipeline has returned from it.</summary>
-    public sealed class SpooledEvent
+    internal sealed class SpooledEvent
     {
         internal SpooledEvent(string file, RegistrationEvent registrationEvent)
         {
@@ -42,7 +42,7 @@ namespace Kalbio.Core.Webhooks
     /// processed. The ids of events processed in the last 24 hours are kept too (finished.log), so a sender's repeat is
     /// recognised. One listener at a time: the folder is locked while open.
     /// </summary>
-    public sealed class WebhookSpool : IDisposable
+    internal sealed class WebhookSpool : IDisposable
     {
         public static readonly TimeSpan RememberFinished = TimeSpan.FromHours(24);
 
