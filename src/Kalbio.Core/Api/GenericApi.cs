@@ -60,8 +60,6 @@ namespace Kalbio.Core.Api
     internal static class GenericApi
     {
         public const string JsonContentType = "application/json";
-        private const int DebugBodyBytes = 16 * 1024;
-        private const int DebugBodyLimit = 4 * 1024;
         private const int JsonMaximumDepth = 256;
         private static readonly byte[] EmptyObject = { (byte)'{', (byte)'}' };
         private static readonly UTF8Encoding Utf8 = new UTF8Encoding(false);
@@ -90,7 +88,7 @@ namespace Kalbio.Core.Api
                     content.Headers.ContentType = new MediaTypeHeaderValue(JsonContentType) { CharSet = "utf-8" };
                     return content;
                 };
-                request.DescribeContent = () => Utf8.GetString(body, 0, Math.Min(body.Length, DebugBodyBytes));
+                request.DescribeContent = () => Utf8.GetString(body, 0, Math.Min(body.Length, DebugPreview.SourceLength));
             }
 
             return request;
@@ -126,7 +124,7 @@ namespace Kalbio.Core.Api
         }
 
         public static Task<ApiResponse> SendAsync(KalConnection connection, KalRequest request, ApiResponseMode mode, IKalLog log, CancellationToken cancellation) =>
-            connection.Http.SendAsync(
+            connection.Http.SendAndReadAsync(
                 request,
                 async (response, timeout) =>
                 {
@@ -136,7 +134,7 @@ namespace Kalbio.Core.Api
                     string? mediaType = contentType?.MediaType?.ToLowerInvariant();
                     if (response.Content is null || status == 204 || status == 205)
                     {
-                        return new ApiResponse(status, headers, mediaType, null, null);
+                        return BodyOutcome.Unread(new ApiResponse(status, headers, mediaType, null, null));
                     }
 
                     bool json = mediaType is null || IsJson(mediaType);
@@ -151,7 +149,12 @@ namespace Kalbio.Core.Api
                             status);
                     }
 
-                    ArraySegment<byte> bytes = await ReadAllAsync(response.Content, timeout).ConfigureAwait(false);
+                    (BodyRead read, ArraySegment<byte> bytes) = await ResponseBody.ReadBytesAsync(response, timeout, long.MaxValue).ConfigureAwait(false);
+                    if (!read.IsComplete)
+                    {
+                        return BodyOutcome.Failed<ApiResponse>(read);
+                    }
+
                     Encoding encoding = EncodingOf(contentType);
                     if (encoding is UTF8Encoding && bytes.Count >= 3 && bytes.Array![bytes.Offset] == 0xEF && bytes.Array[bytes.Offset + 1] == 0xBB && bytes.Array[bytes.Offset + 2] == 0xBF)
                     {
@@ -160,7 +163,7 @@ namespace Kalbio.Core.Api
 
                     if (bytes.Count == 0)
                     {
-                        return new ApiResponse(status, headers, mediaType, null, null);
+                        return BodyOutcome.Of(read, new ApiResponse(status, headers, mediaType, null, null));
                     }
 
                     string? text = mode == ApiResponseMode.Text || !json || log.IsDebugEnabled || !(encoding is UTF8Encoding)
@@ -168,25 +171,23 @@ namespace Kalbio.Core.Api
                         : null;
                     if (log.IsDebugEnabled)
                     {
-                        // Redacting a large export in full would cost more than the request; only the start is shown.
-                        string shown = connection.Redactor.Redact(text!.Length > DebugBodyBytes ? text.Substring(0, DebugBodyBytes) : text);
-                        log.Debug("Response body: " + (shown.Length > DebugBodyLimit || text.Length > DebugBodyBytes ? shown.Substring(0, Math.Min(shown.Length, DebugBodyLimit)) + $"… ({text.Length:N0} characters in all)" : shown));
+                        log.Debug("Response body: " + DebugPreview.Of(text!, connection.Redactor));
                     }
 
                     if (mode == ApiResponseMode.Text || !json)
                     {
-                        return new ApiResponse(status, headers, mediaType, text, null);
+                        return BodyOutcome.Of(read, new ApiResponse(status, headers, mediaType, text, null));
                     }
 
                     try
                     {
                         var options = new JsonDocumentOptions { MaxDepth = JsonMaximumDepth };
                         JsonDocument document = text is null ? JsonDocument.Parse(bytes.AsMemory(), options) : JsonDocument.Parse(text, options);
-                        return new ApiResponse(status, headers, mediaType, null, document);
+                        return BodyOutcome.Of(read, new ApiResponse(status, headers, mediaType, null, document));
                     }
                     catch (JsonException ex)
                     {
-                        string start = ServerMessage.Shorten(connection.Redactor.Redact(text ?? Utf8.GetString(bytes.Array!, bytes.Offset, Math.Min(bytes.Count, DebugBodyBytes))));
+                        string start = ServerMessage.Shorten(connection.Redactor.Redact(text ?? Utf8.GetString(bytes.Array!, bytes.Offset, Math.Min(bytes.Count, DebugPreview.SourceLength))));
                         throw new KalApiException(
                             KalErrorKind.InvalidResponse,
                             request.Method.Method,
@@ -246,21 +247,6 @@ namespace Kalbio.Core.Api
             {
                 return Utf8;
             }
-        }
-
-        private static async Task<ArraySegment<byte>> ReadAllAsync(HttpContent content, RequestTimeout timeout)
-        {
-            using Stream stream = await content.ReadAsStreamAsync().ConfigureAwait(false);
-            using var buffer = new MemoryStream();
-            byte[] chunk = new byte[64 * 1024];
-            int read;
-            while ((read = await stream.ReadAsync(chunk, 0, chunk.Length, timeout.Token).ConfigureAwait(false)) > 0)
-            {
-                timeout.Restart();
-                buffer.Write(chunk, 0, read);
-            }
-
-            return new ArraySegment<byte>(buffer.GetBuffer(), 0, (int)buffer.Length);
         }
     }
 }

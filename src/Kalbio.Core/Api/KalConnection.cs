@@ -19,6 +19,8 @@ namespace Kalbio.PowerShell.Client
             "X-Kal-Authorization", "Host", "Content-Length", "Content-Type", "Transfer-Encoding", "Connection",
         };
 
+        private readonly HttpSender _sender;
+
         internal KalConnection(KalConnectionOptions options)
         {
             Validate(options);
@@ -36,9 +38,10 @@ namespace Kalbio.PowerShell.Client
                 }
             }
 
-            Http = new KalHttpPipeline(options, Redactor);
-            Tokens = new TokenManager(Http, options, Redactor);
-            Http.AttachTokens(Tokens);
+            _sender = new HttpSender(options, Redactor);
+            var retry = new RetryPolicy(options);
+            Tokens = new TokenManager(new KalHttpPipeline(_sender, retry, tokens: null), options, Redactor);
+            Http = new KalHttpPipeline(_sender, retry, Tokens);
             ConnectedAt = DateTimeOffset.Now;
         }
 
@@ -78,7 +81,7 @@ namespace Kalbio.PowerShell.Client
 
         public override string ToString() => $"{ClientId} @ {BaseUri}";
 
-        public void Dispose() => Http.Dispose();
+        public void Dispose() => _sender.Dispose();
 
         private static void Validate(KalConnectionOptions options)
         {

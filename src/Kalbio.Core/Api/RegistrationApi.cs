@@ -10,8 +10,6 @@ namespace Kalbio.Core.Api
     /// <summary>The registration endpoints of the API (kaleidoscope-api.md, section 3).</summary>
     internal static class RegistrationApi
     {
-        private const int DebugBodyBytes = 8 * 1024;
-
         /// <summary>
         /// POST /operations/{operationId}/register/{fileId}/results with <paramref name="payload"/> as the body, in one
         /// request. It is sent again only when the server cannot have processed it (429/503, or no connection made).
@@ -31,7 +29,7 @@ namespace Kalbio.Core.Api
             {
                 RetryMode = RetryMode.OnlyIfNotProcessed,
                 CreateContent = () => payload.CreateContent(progress),
-                DescribeContent = () => payload.ToText(DebugBodyBytes) ?? $"({payload.Length:N0} bytes of JSON, {payload.RecordCount:N0} records; too long to show)",
+                DescribeContent = () => payload.ToText(DebugPreview.SourceLength) ?? $"({payload.Length:N0} bytes of JSON, {payload.RecordCount:N0} records; too long to show)",
             };
             return connection.Http.SendAsync(request, (response, timeout) => Task.FromResult(true), log, cancellation);
         }
