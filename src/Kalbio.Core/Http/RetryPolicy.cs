@@ -68,7 +68,7 @@ namespace Kalbio.Core.Http
 
             TimeSpan backOff = Capped(TimeSpan.FromTicks(_options.RetryInterval.Ticks * (1L << Math.Min(retry - 1, 20))));
             double factor = 1 + (JitterFraction * ((2 * _random()) - 1));
-            return Capped(TimeSpan.FromTicks((long)(backOff.Ticks * factor)));
+            return Capped(TimeSpan.FromTicks((long)Math.Round(backOff.Ticks * factor)));
         }
 
         public static TimeSpan? ParseRetryAfter(HttpResponseMessage response)
