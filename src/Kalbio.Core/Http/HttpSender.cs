@@ -342,27 +342,22 @@ namespace Kalbio.Core.Http
                 return null;
             }
 
+            bool neverConnected = false;
             for (Exception? e = ex; e != null; e = e.InnerException)
             {
                 if (e is AuthenticationException)
                 {
                     return TransportFault.CertificateRefused;
                 }
-            }
 
-            for (Exception? e = ex; e != null; e = e.InnerException)
-            {
-                if (e is SocketException socket
+                neverConnected |= e is SocketException socket
                     && (socket.SocketErrorCode == SocketError.ConnectionRefused
                         || socket.SocketErrorCode == SocketError.HostNotFound
                         || socket.SocketErrorCode == SocketError.NetworkUnreachable
-                        || socket.SocketErrorCode == SocketError.HostUnreachable))
-                {
-                    return TransportFault.NotConnected;
-                }
+                        || socket.SocketErrorCode == SocketError.HostUnreachable);
             }
 
-            return TransportFault.ConnectionFailed;
+            return neverConnected ? TransportFault.NotConnected : TransportFault.ConnectionFailed;
         }
 
         private static Exception Innermost(Exception ex)
