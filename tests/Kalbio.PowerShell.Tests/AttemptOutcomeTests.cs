@@ -74,7 +74,7 @@ namespace Kalbio.PowerShell.Tests
         [Fact]
         public async Task A_body_that_stalls_past_the_timeout_is_a_timed_out_read_and_is_fetched_again()
         {
-            using KalConnection connection = await Connected(o => o.Timeout = TimeSpan.FromSeconds(1));
+            using KalConnection connection = await Connected(o => o.Timeout = TimeSpan.FromSeconds(2));
             _sandbox.State.AddFault(new FaultSpec { PathPrefix = "/files/data", StallAfterBytes = FileLength / 4 });
             var reads = new ConcurrentQueue<BodyRead>();
 
@@ -89,7 +89,7 @@ namespace Kalbio.PowerShell.Tests
         {
             using KalConnection connection = await Connected(o =>
             {
-                o.Timeout = TimeSpan.FromSeconds(1);
+                o.Timeout = TimeSpan.FromSeconds(2);
                 o.MaximumRetryCount = 1;
             });
             _sandbox.State.AddFault(new FaultSpec { PathPrefix = "/files/data", StallAfterBytes = FileLength / 4, Times = 5 });
@@ -140,7 +140,8 @@ namespace Kalbio.PowerShell.Tests
         {
             // Built by hand, as KalConnection builds it, to pin the jitter: the sender first, then the token
             // manager's own pipeline, then the API pipeline; nothing is attached afterwards.
-            KalConnectionOptions options = TestConnections.To(_sandbox).Options;
+            using KalConnection template = TestConnections.To(_sandbox);
+            KalConnectionOptions options = template.Options;
             options.RetryInterval = TimeSpan.FromMilliseconds(100);
             var redactor = new Redactor();
             using var sender = new HttpSender(options, redactor);
