@@ -19,6 +19,9 @@ namespace Kalbio.Core
 
         public object? Target { get; }
 
+        /// <summary>The same refusal told in other words (a caller's advice added); the id, input and target are kept.</summary>
+        internal KalInputException WithMessage(string message) => new KalInputException(ErrorId, message, ParamName, Target, InnerException);
+
         // ArgumentException appends "(Parameter 'x')" to Message; our messages already name what to fix.
         public override string Message => base.Message.Split(new[] { " (Parameter '" }, StringSplitOptions.None)[0];
     }

@@ -341,8 +341,8 @@ namespace Kalbio.Core.Http
                     KalErrorKind.Timeout,
                     method.Method,
                     Describe(uri),
-                    $"{request} timed out: the server sent nothing for {_options.Timeout.TotalSeconds:0.###} s. If it is just slow, connect with a larger -TimeoutSec.",
-                    innerException: ex);
+                    $"{request} timed out: the server sent nothing for {_options.Timeout.TotalSeconds:0.###} s.",
+                    innerException: ex) { Reason = KalApiReason.NoAnswerInTime };
             }
 
             if (IsTlsFailure(ex))
@@ -351,8 +351,8 @@ namespace Kalbio.Core.Http
                     KalErrorKind.Network,
                     method.Method,
                     Describe(uri),
-                    $"{request} failed: the server's TLS certificate was not accepted ({Innermost(ex).Message}). For a private deployment with its own certificate, trust that certificate, or connect with -SkipCertificateCheck.",
-                    innerException: ex);
+                    $"{request} failed: the server's TLS certificate was not accepted ({Innermost(ex).Message}).",
+                    innerException: ex) { Reason = KalApiReason.CertificateRejected };
             }
 
             string tries = attempts is int count ? $" after {count} {(count == 1 ? "attempt" : "attempts")}" : string.Empty;
