@@ -20,6 +20,8 @@ namespace Kalbio.PowerShell.Client
             "X-Kal-Authorization", "Host", "Content-Length", "Content-Type", "Transfer-Encoding", "Connection",
         };
 
+        private KalClient? _client;
+
         internal KalConnection(KalConnectionOptions options)
         {
             Validate(options);
@@ -41,7 +43,6 @@ namespace Kalbio.PowerShell.Client
             Tokens = new TokenManager(Http, options, Redactor);
             Http.AttachTokens(Tokens);
             ConnectedAt = DateTimeOffset.Now;
-            Client = new KalClient(options, Http, Tokens, Redactor);
         }
 
         public Uri BaseUri => Options.BaseUri;
@@ -72,8 +73,8 @@ namespace Kalbio.PowerShell.Client
 
         internal Redactor Redactor { get; }
 
-        /// <summary>The operations the cmdlets call on this connection.</summary>
-        internal KalClient Client { get; }
+        /// <summary>The operations the cmdlets call on this connection (a stateless view of its pipeline and tokens).</summary>
+        internal KalClient Client => _client ??= new KalClient(Options, Http, Tokens, Redactor);
 
         internal Task ConnectAsync(IKalLog log, CancellationToken cancellation) => Client.ConnectAsync(log, cancellation);
 
