@@ -42,7 +42,7 @@ namespace Kalbio.PowerShell.Tests
         /// <summary>Downloads "data" into nothing, keeping each attempt's read.</summary>
         private static Task<long> Download(KalConnection connection, ConcurrentQueue<BodyRead> reads, Action<byte[], int, int>? sink = null) =>
             connection.Http.SendAndReadAsync(
-                FilesApi.DownloadRequest(connection, "data", null, null),
+                new KalRequest(HttpMethod.Get, FilesApi.SourceUri(connection.Client, "data", null, null)),
                 async (response, timeout) =>
                 {
                     BodyRead read = await ResponseBody.CopyToAsync(response, timeout, sink ?? ((buffer, offset, count) => { }));

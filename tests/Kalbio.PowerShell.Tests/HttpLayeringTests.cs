@@ -1,7 +1,9 @@
 using System;
 using System.Linq;
 using System.Reflection;
+using Kalbio.Core.Api;
 using Kalbio.Core.Http;
+using Kalbio.PowerShell.Client;
 using Xunit;
 
 namespace Kalbio.PowerShell.Tests
@@ -18,6 +20,8 @@ namespace Kalbio.PowerShell.Tests
         [Theory]
         [InlineData(typeof(KalHttpPipeline))]
         [InlineData(typeof(HttpSender))]
+        [InlineData(typeof(KalClient))]
+        [InlineData(typeof(KalConnection))]
         public void Every_field_is_set_by_the_constructor_and_never_again(Type type)
         {
             FieldInfo[] fields = type.GetFields(Members);

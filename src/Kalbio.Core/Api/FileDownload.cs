@@ -36,12 +36,20 @@ namespace Kalbio.Core.Api
     internal sealed class DestinationExistsException : IOException
     {
         public DestinationExistsException(string path)
-            : base($"The file '{path}' already exists. Remove it, choose another destination or file name, or leave out -NoClobber to replace it.")
+            : this(path, $"The file '{path}' already exists.")
+        {
+        }
+
+        private DestinationExistsException(string path, string message)
+            : base(message)
         {
             Path = path;
         }
 
         public string Path { get; }
+
+        /// <summary>The same refusal told in other words (a caller's advice added).</summary>
+        internal DestinationExistsException WithMessage(string message) => new DestinationExistsException(Path, message);
     }
 
     /// <summary>

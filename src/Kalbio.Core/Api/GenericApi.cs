@@ -10,7 +10,6 @@ using System.Threading;
 using System.Threading.Tasks;
 using Kalbio.Core.Http;
 using Kalbio.Core.Json;
-using Kalbio.PowerShell.Client;
 
 namespace Kalbio.Core.Api
 {
@@ -53,6 +52,27 @@ namespace Kalbio.Core.Api
         public void Dispose() => Json?.Dispose();
     }
 
+    /// <summary>One checked call on the API, ready to send (or to save to a file) as often as asked.</summary>
+    internal sealed class ApiCall
+    {
+        internal ApiCall(KalRequest request, string description)
+        {
+            Request = request;
+            Description = description;
+        }
+
+        internal KalRequest Request { get; }
+
+        /// <summary>The HTTP method, upper case.</summary>
+        public string Method => Request.Method.Method;
+
+        /// <summary>What is called, as messages name it: the API path, or another host's address; never the query.</summary>
+        public string Description { get; }
+
+        /// <summary>The address without the query, e.g. for a confirmation prompt.</summary>
+        public string Address => Request.Uri.GetLeftPart(UriPartial.Path);
+    }
+
     /// <summary>
     /// Any call on the API (the cmdlet escape hatch): the connection's token, retries, redirects, errors and
     /// redaction, for a path that has no cmdlet of its own.
@@ -63,6 +83,17 @@ namespace Kalbio.Core.Api
         private const int JsonMaximumDepth = 256;
         private static readonly byte[] EmptyObject = { (byte)'{', (byte)'}' };
         private static readonly UTF8Encoding Utf8 = new UTF8Encoding(false);
+
+        /// <summary>
+        /// The call of <paramref name="method"/> on <paramref name="path"/> (relative to the API, or an absolute URL on it)
+        /// with <paramref name="query"/> (from <see cref="ApiAddress.FormatQuery"/>) and <paramref name="jsonBody"/>.
+        /// Throws <see cref="KalInputException"/> for a path or body that can never make a valid request.
+        /// </summary>
+        public static ApiCall Prepare(KalClient client, string method, string path, string query, byte[]? jsonBody, bool expectJson)
+        {
+            Uri uri = ApiAddress.WithQuery(ApiAddress.Resolve(client.BaseUri, path), query);
+            return new ApiCall(CreateRequest(method, uri, jsonBody, expectJson), client.Http.Describe(uri));
+        }
 
         /// <summary>
         /// The request for <paramref name="method"/> on <paramref name="uri"/> (from <see cref="ApiAddress.Resolve"/>).
@@ -99,7 +130,7 @@ namespace Kalbio.Core.Api
         {
             if (hasBody && string.Equals(method, "GET", StringComparison.OrdinalIgnoreCase))
             {
-                throw new KalInputException("BodyNotAllowed", "A GET request has no body. Give its parameters with -Query instead.", "Body");
+                throw new KalInputException("BodyNotAllowed", "A GET request has no body.", "Body");
             }
         }
 
@@ -123,8 +154,8 @@ namespace Kalbio.Core.Api
             return stream.ToArray();
         }
 
-        public static Task<ApiResponse> SendAsync(KalConnection connection, KalRequest request, ApiResponseMode mode, IKalLog log, CancellationToken cancellation) =>
-            connection.Http.SendAndReadAsync(
+        public static Task<ApiResponse> SendAsync(KalClient client, KalRequest request, ApiResponseMode mode, IKalLog log, CancellationToken cancellation) =>
+            client.Http.SendAndReadAsync(
                 request,
                 async (response, timeout) =>
                 {
@@ -144,9 +175,9 @@ namespace Kalbio.Core.Api
                         throw new KalApiException(
                             KalErrorKind.InvalidResponse,
                             request.Method.Method,
-                            connection.Http.Describe(request.Uri),
-                            $"{request.Method} {connection.Http.Describe(request.Uri)} answered {status} with {mediaType}{(length.HasValue ? $" ({length} bytes)" : string.Empty)}, which is neither JSON nor text. Save it with -OutFile, or read it with -Raw.",
-                            status);
+                            client.Http.Describe(request.Uri),
+                            $"{request.Method} {client.Http.Describe(request.Uri)} answered {status} with {mediaType}{(length.HasValue ? $" ({length} bytes)" : string.Empty)}, which is neither JSON nor text.",
+                            status) { Reason = KalApiReason.BodyNeitherJsonNorText };
                     }
 
                     (BodyRead read, ArraySegment<byte> bytes) = await ResponseBody.ReadBytesAsync(response, timeout, long.MaxValue).ConfigureAwait(false);
@@ -171,7 +202,7 @@ namespace Kalbio.Core.Api
                         : null;
                     if (log.IsDebugEnabled)
                     {
-                        log.Debug("Response body: " + DebugPreview.Of(text!, connection.Redactor));
+                        log.Debug("Response body: " + DebugPreview.Of(text!, client.Redactor));
                     }
 
                     if (mode == ApiResponseMode.Text || !json)
@@ -187,15 +218,15 @@ namespace Kalbio.Core.Api
                     }
                     catch (JsonException ex)
                     {
-                        string start = ServerMessage.Shorten(connection.Redactor.Redact(text ?? Utf8.GetString(bytes.Array!, bytes.Offset, Math.Min(bytes.Count, DebugPreview.SourceLength))));
+                        string start = ServerMessage.Shorten(client.Redactor.Redact(text ?? Utf8.GetString(bytes.Array!, bytes.Offset, Math.Min(bytes.Count, DebugPreview.SourceLength))));
                         throw new KalApiException(
                             KalErrorKind.InvalidResponse,
                             request.Method.Method,
-                            connection.Http.Describe(request.Uri),
-                            $"{request.Method} {connection.Http.Describe(request.Uri)} answered {status}{(mediaType is null ? string.Empty : " with " + mediaType)}, but the body is not valid JSON ({ex.Message}). It starts: {start}. Use -Raw to get the text as it is.",
+                            client.Http.Describe(request.Uri),
+                            $"{request.Method} {client.Http.Describe(request.Uri)} answered {status}{(mediaType is null ? string.Empty : " with " + mediaType)}, but the body is not valid JSON ({ex.Message}). It starts: {start}.",
                             status,
                             responseBody: start,
-                            innerException: ex);
+                            innerException: ex) { Reason = KalApiReason.BodyNotJson };
                     }
                 },
                 log,

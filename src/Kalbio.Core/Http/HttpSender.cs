@@ -305,8 +305,8 @@ namespace Kalbio.Core.Http
                     KalErrorKind.Timeout,
                     method.Method,
                     Describe(uri),
-                    $"{request} timed out: the server sent nothing for {_options.Timeout.TotalSeconds:0.###} s. If it is just slow, connect with a larger -TimeoutSec.",
-                    innerException: exception);
+                    $"{request} timed out: the server sent nothing for {_options.Timeout.TotalSeconds:0.###} s.",
+                    innerException: exception) { Reason = KalApiReason.NoAnswerInTime };
             }
 
             if (fault == TransportFault.CertificateRefused)
@@ -315,8 +315,8 @@ namespace Kalbio.Core.Http
                     KalErrorKind.Network,
                     method.Method,
                     Describe(uri),
-                    $"{request} failed: the server's TLS certificate was not accepted ({Innermost(exception!).Message}). For a private deployment with its own certificate, trust that certificate, or connect with -SkipCertificateCheck.",
-                    innerException: exception);
+                    $"{request} failed: the server's TLS certificate was not accepted ({Innermost(exception!).Message}).",
+                    innerException: exception) { Reason = KalApiReason.CertificateRejected };
             }
 
             string tries = attempts is int count ? $" after {count} {(count == 1 ? "attempt" : "attempts")}" : string.Empty;
