@@ -109,24 +109,11 @@ namespace Kalbio.PowerShell.Commands
             {
                 case KalErrorKind.Authentication:
                     return "Check the client id and secret, then run Connect-KalApi again.";
-                case KalErrorKind.Network when !IsTlsFailure(api) && !(api.InnerException is System.IO.IOException):
+                case KalErrorKind.Network when api.Reason != KalApiReason.CertificateRejected && !(api.InnerException is System.IO.IOException):
                     return "Check the address and that the server is up. To use the local sandbox (build.ps1 -Task Sandbox), pass -BaseUri http://127.0.0.1:5080 to Connect-KalApi or set KALEIDOSCOPE_API_URL to it.";
                 default:
                     return null;
             }
-        }
-
-        private static bool IsTlsFailure(Exception exception)
-        {
-            for (Exception? e = exception; e != null; e = e.InnerException)
-            {
-                if (e is System.Security.Authentication.AuthenticationException)
-                {
-                    return true;
-                }
-            }
-
-            return false;
         }
 
         public static ErrorRecord Create(string errorId, ErrorCategory category, string message, object? target, Exception? inner = null) =>
