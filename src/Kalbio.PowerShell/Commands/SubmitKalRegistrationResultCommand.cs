@@ -30,7 +30,7 @@ namespace Kalbio.PowerShell.Commands
         private const string RecordSet = "Record";
         private const string PathSet = "Path";
         private const string LiteralPathSet = "LiteralPath";
-        private const int ProgressActivityId = 0x4b616c;
+        private const int ProgressActivityId = (int)ProgressActivity.SubmitKalRegistrationResult;
         private const string Activity = "Submitting registration results";
 
         private readonly Stopwatch _elapsed = new Stopwatch();
@@ -427,16 +427,6 @@ namespace Kalbio.PowerShell.Commands
         private static string Plural(int count, string noun) =>
             count == 1 ? "1 " + noun : count.ToString("N0", CultureInfo.InvariantCulture) + " " + noun + "s";
 
-        internal static string Size(long bytes)
-        {
-            if (bytes < 1024)
-            {
-                return bytes.ToString(CultureInfo.InvariantCulture) + " bytes";
-            }
-
-            return bytes < 1024 * 1024
-                ? (bytes / 1024.0).ToString("0.#", CultureInfo.InvariantCulture) + " KB"
-                : (bytes / (1024.0 * 1024)).ToString("0.#", CultureInfo.InvariantCulture) + " MB";
-        }
+        private static string Size(long bytes) => ByteSize.Format(bytes);
     }
 }
