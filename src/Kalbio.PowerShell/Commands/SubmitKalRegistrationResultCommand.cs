@@ -175,7 +175,7 @@ namespace Kalbio.PowerShell.Commands
                 KalInputException? problem;
                 try
                 {
-                    RecordFields fields = _rowReader is null ? RecordInput.Read(item) : ReadRow(item);
+                    RecordFields fields = (_rowReader ?? RecordRowReader.RecordResults).Read(item);
                     if (fields.Status != null && !((item is PSObject wrapped ? wrapped.BaseObject : item) is KalRecordResult))
                     {
                         // New-KalRecordResult has already warned about its own results.
@@ -352,20 +352,6 @@ namespace Kalbio.PowerShell.Commands
             {
                 throw new PipelineStoppedException();
             }
-        }
-
-        /// <summary>A row of the pipeline read as New-KalRecordResult -DataProperty reads it.</summary>
-        [MethodImpl(HotPath.Optimize)]
-        private RecordFields ReadRow(object? item)
-        {
-            if (item is null)
-            {
-                throw new RecordProblem("RecordResultEmpty", "is empty ($null), not a record result.", null);
-            }
-
-            string? recordId = null, status = null, errorMessage = null;
-            object? data = _rowReader!.Read(item as PSObject ?? PSObject.AsPSObject(item), ref recordId, ref status, ref errorMessage);
-            return new RecordFields { RecordId = recordId, Status = status, Data = data, ErrorMessage = errorMessage };
         }
 
         /// <summary>
