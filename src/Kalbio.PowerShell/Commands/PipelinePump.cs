@@ -76,9 +76,9 @@ namespace Kalbio.PowerShell.Commands
 
             if (!_space.Wait(0))
             {
-                using var either = CancellationTokenSource.CreateLinkedTokenSource(stopping, _closed.Token);
                 try
                 {
+                    using var either = CancellationTokenSource.CreateLinkedTokenSource(stopping, _closed.Token);
                     _space.Wait(either.Token);
                 }
                 catch (OperationCanceledException)
@@ -148,7 +148,12 @@ namespace Kalbio.PowerShell.Commands
         /// </summary>
         public async Task<bool> PostItemAsync(int run, object? item, CancellationToken stopping)
         {
-            await WaitForSpaceAsync(stopping).ConfigureAwait(false);
+            stopping.ThrowIfCancellationRequested();
+            if (!_space.Wait(0))
+            {
+                await WaitForSpaceAsync(stopping).ConfigureAwait(false);
+            }
+
             lock (_actions)
             {
                 if (!_runOpen || run != _run)
