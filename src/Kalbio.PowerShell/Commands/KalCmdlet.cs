@@ -50,14 +50,15 @@ namespace Kalbio.PowerShell.Commands
         /// <summary>
         /// Runs core work that may also produce items as it goes (from any thread): the pipeline thread writes the
         /// core's messages, progress and items in the order they were posted, handing each item to
-        /// <paramref name="emit"/>. Posting an item waits while the pump's queue is full (await it; it is cancelled when the
-        /// cmdlet stops, and the item is then never written). If emitting fails
-        /// (the pipeline is stopped, or a later command throws), the core work is cancelled and awaited briefly before
-        /// the exception goes on. An item that is an <see cref="IPipelineHandoff"/> learns its fate: written once
-        /// <paramref name="emit"/> returned from it, failed if it threw or the item was never emitted.
+        /// <paramref name="emit"/>. Posting an item waits while the pump's queue is full (await it; it is cancelled
+        /// when the cmdlet stops, and the item is then never written). If emitting fails (the pipeline is stopped, or
+        /// a later command throws), the core work is cancelled and awaited briefly before the exception goes on. An
+        /// item that is an <see cref="IPipelineHandoff"/> learns its fate: written once <paramref name="emit"/>
+        /// returned from it, failed if it threw or the item was never emitted.
         /// </summary>
         internal T RunEmitting<TItem, T>(Func<CancellationToken, Func<TItem, Task>, Task<T>> operation, Action<TItem> emit)
         {
+            // Made here, on the pipeline thread: it reads the preference variables.
             _ = Log;
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(Cancellation);
             int run = _pump.BeginRun();
