@@ -164,6 +164,33 @@ namespace Kalbio.PowerShell.Tests
             Assert.InRange(seen!.HighWater, 1, PipelinePump.Capacity);
         }
 
+        [Fact]
+        public void Progress_is_coalesced_to_one_update_a_second_and_a_held_update_is_written_at_its_time_without_another_action()
+        {
+            using System.Management.Automation.PowerShell shell = System.Management.Automation.PowerShell.Create();
+            shell.Runspace = _runspace;
+            PumpWork work = async (cancellation, log, post, pump) =>
+            {
+                pump.Progress(new ProgressRecord(1, "Probe", "first"));
+                Assert.True(SpinWait.SpinUntil(() => shell.Streams.Progress.Count == 1, TimeSpan.FromSeconds(30)), "The first update was not written at once.");
+                foreach (string update in new[] { "second", "third", "last" })
+                {
+                    pump.Progress(new ProgressRecord(1, "Probe", update));
+                }
+
+                // Nothing else is posted: only the wake-up set for the held update can write it while this work still runs.
+                Assert.True(SpinWait.SpinUntil(() => shell.Streams.Progress.Count == 2, TimeSpan.FromSeconds(30)), "The held update was never written.");
+                await Task.Yield();
+            };
+            _runspace.SessionStateProxy.SetVariable("work", work);
+            shell.AddScript("Invoke-PumpProbe -Work $work");
+
+            shell.Invoke();
+
+            Assert.Empty(shell.Streams.Error);
+            Assert.Equal(new[] { "first", "last" }, shell.Streams.Progress.Select(record => record.StatusDescription));
+        }
+
         private List<PSObject> Invoke(string script, PumpWork work, Dictionary<string, object?>? variables = null)
         {
             using System.Management.Automation.PowerShell shell = System.Management.Automation.PowerShell.Create();
