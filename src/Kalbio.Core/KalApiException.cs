@@ -50,6 +50,16 @@ namespace Kalbio.Core
         /// <summary>How many attempts were made before giving up.</summary>
         public int Attempts { get; internal set; } = 1;
 
+        internal KalApiReason Reason { get; set; }
+
+        /// <summary>The same failure told in other words (a caller's advice added); everything else is kept.</summary>
+        internal KalApiException WithMessage(string message) =>
+            new KalApiException(Kind, Method, RequestPath, message, StatusCode, ServerMessage, ResponseBody, RetryAfter, InnerException)
+            {
+                Attempts = Attempts,
+                Reason = Reason,
+            };
+
         public static KalErrorKind KindForStatus(int status)
         {
             switch (status)

@@ -117,6 +117,72 @@ namespace Kalbio.PowerShell.Tests
             Assert.Contains(expected, UsedLayers(source));
         }
 
+        [Fact]
+        public void The_core_messages_name_no_cmdlet_parameter()
+        {
+            var violations = new List<string>();
+            string[] files = Directory.GetFiles(CoreSource(), "*.cs", SearchOption.AllDirectories)
+                .Where(f => !f.Contains(Path.DirectorySeparatorChar + "obj" + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+                .ToArray();
+            foreach (string file in files)
+            {
+                foreach (string parameter in ParametersNamedIn(File.ReadAllText(file)))
+                {
+                    violations.Add($"{Path.GetFileName(file)} names {parameter}");
+                }
+            }
+
+            Assert.True(files.Length > 30, $"only {files.Length} core files were found");
+            Assert.Empty(violations);
+        }
+
+        [Theory]
+        [InlineData("throw new X(\"Connect with a larger -TimeoutSec.\");", "-TimeoutSec")]
+        [InlineData("string s = $\"The file '{path}' exists; leave out -NoClobber.\";", "-NoClobber")]
+        [InlineData("string s = \"-SkipCertificateCheck is set\";", "-SkipCertificateCheck")]
+        public void The_parameter_check_sees_a_parameter_in_a_string(string source, string expected) =>
+            Assert.Contains(expected, ParametersNamedIn(source));
+
+        [Theory]
+        [InlineData("// Connect with a larger -TimeoutSec.")]
+        [InlineData("string h = \"X-Kal-Authorization\", l = \"Content-Length\", v = \"2026-11-29\";")]
+        [InlineData("int x = a -Math.Abs(b);")]
+        public void The_parameter_check_ignores_comments_header_names_and_code(string source) =>
+            Assert.Empty(ParametersNamedIn(source));
+
+        [Fact]
+        public void Cmdlets_hold_no_request_or_http_pipeline()
+        {
+            var forbidden = new Regex(@"\b(?:KalRequest|KalHttpPipeline|TokenManager|Redactor)\b|\.(?:Http|Tokens)\b(?!\s*;)", RegexOptions.CultureInvariant);
+            string commands = Path.Combine(Path.GetDirectoryName(CoreSource())!, "Kalbio.PowerShell", "Commands");
+            var violations = new List<string>();
+            string[] files = Directory.GetFiles(commands, "*.cs");
+            foreach (string file in files)
+            {
+                string code = Regex.Replace(File.ReadAllText(file), @"^using .*$", string.Empty, RegexOptions.Multiline);
+                foreach (Match match in forbidden.Matches(Regex.Replace(code, @"//.*", string.Empty)))
+                {
+                    violations.Add($"{Path.GetFileName(file)} uses {match.Value}");
+                }
+            }
+
+            Assert.True(files.Length > 10, $"only {files.Length} cmdlet files were found");
+            Assert.Empty(violations);
+        }
+
+        // "-Name" in a string literal, as a cmdlet parameter is written (not a header such as X-Kal-Authorization).
+        private static IEnumerable<string> ParametersNamedIn(string source)
+        {
+            string withoutComments = Regex.Replace(source, @"(?<!:)//.*", string.Empty);
+            foreach (Match literal in Regex.Matches(withoutComments, @"""(?:[^""\\\n]|\\.)*"""))
+            {
+                foreach (Match parameter in Regex.Matches(literal.Value, @"(?<![\w-])-[A-Z][a-z]+[A-Za-z]*"))
+                {
+                    yield return parameter.Value;
+                }
+            }
+        }
+
         // The layers a source file names, by using directive or qualified name (its own namespace is not a use).
         private static IEnumerable<string> UsedLayers(string source)
         {

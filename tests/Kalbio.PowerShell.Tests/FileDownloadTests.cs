@@ -42,7 +42,7 @@ namespace Kalbio.PowerShell.Tests
         }
 
         private static Task<FileInfo> Download(KalConnection connection, string path, bool noClobber = false, Action<DownloadProgress>? progress = null, IKalLog? log = null, CancellationToken cancellation = default) =>
-            FilesApi.DownloadAsync(connection, FilesApi.DownloadRequest(connection, "data", null, null), path, noClobber, progress, log ?? NullKalLog.Instance, cancellation);
+            connection.Client.DownloadFileAsync(connection.Client.PlanDownload("data", null, null, Path.GetDirectoryName(path)!, Path.GetFileName(path)), noClobber, progress, log ?? NullKalLog.Instance, cancellation);
 
         private static string Sha256(string path)
         {

@@ -72,10 +72,10 @@ namespace Kalbio.PowerShell.Tests
         [Fact]
         public void The_path_is_the_files_endpoint_or_the_activity_scoped_one_with_ids_escaped()
         {
-            Assert.Equal("https://api.example.test/kal/files/a%20b", FilesApi.DownloadRequest(_connection, "a b", null, null).Uri.AbsoluteUri);
-            Assert.Equal("https://api.example.test/kal/activities/act%201/file/f%25", FilesApi.DownloadRequest(_connection, "f%", "act 1", null).Uri.AbsoluteUri);
-            Assert.Equal("https://api.example.test/kal/activities/act-1/file/f1", FilesApi.DownloadRequest(_connection, "f1", "act-1", null).Uri.AbsoluteUri);
-            Assert.Equal("InvalidId", Assert.Throws<KalInputException>(() => FilesApi.DownloadRequest(_connection, "f1", "a/b", null)).ErrorId);
+            Assert.Equal("https://api.example.test/kal/files/a%20b", FilesApi.SourceUri(_connection.Client, "a b", null, null).AbsoluteUri);
+            Assert.Equal("https://api.example.test/kal/activities/act%201/file/f%25", FilesApi.SourceUri(_connection.Client, "f%", "act 1", null).AbsoluteUri);
+            Assert.Equal("https://api.example.test/kal/activities/act-1/file/f1", FilesApi.SourceUri(_connection.Client, "f1", "act-1", null).AbsoluteUri);
+            Assert.Equal("InvalidId", Assert.Throws<KalInputException>(() => FilesApi.SourceUri(_connection.Client, "f1", "a/b", null)).ErrorId);
         }
 
         [Theory]
@@ -84,13 +84,13 @@ namespace Kalbio.PowerShell.Tests
         [InlineData("/kal/files/f1", "https://api.example.test/kal/files/f1")]
         [InlineData("files/f1", "https://api.example.test/kal/files/f1")]
         public void A_file_url_wins_over_the_ids_and_may_be_relative_to_the_api(string fileUrl, string expected) =>
-            Assert.Equal(expected, FilesApi.DownloadRequest(_connection, "f1", "act-1", fileUrl).Uri.AbsoluteUri);
+            Assert.Equal(expected, FilesApi.SourceUri(_connection.Client, "f1", "act-1", fileUrl).AbsoluteUri);
 
         [Theory]
         [InlineData("file:///etc/passwd")]
         [InlineData("ftp://example.test/f1")]
         [InlineData("https://example.test/a b")]
         public void File_urls_that_are_not_http_links_are_refused(string fileUrl) =>
-            Assert.Equal("InvalidUri", Assert.Throws<KalInputException>(() => FilesApi.DownloadRequest(_connection, "f1", null, fileUrl)).ErrorId);
+            Assert.Equal("InvalidUri", Assert.Throws<KalInputException>(() => FilesApi.SourceUri(_connection.Client, "f1", null, fileUrl)).ErrorId);
     }
 }

@@ -55,9 +55,9 @@ namespace Kalbio.PowerShell.Tests
         public void Skipping_certificate_checks_and_plain_http_to_another_host_are_warned_about_but_loopback_http_is_not()
         {
             var risky = new KalConnectionOptions { BaseUri = new Uri("http://lab.example.test/"), SkipCertificateCheck = true };
-            Assert.Equal(2, risky.SecurityWarnings().Count());
+            Assert.Equal(2, risky.SecurityRisks().Count());
             var local = new KalConnectionOptions { BaseUri = new Uri("http://127.0.0.1:5080/") };
-            Assert.Empty(local.SecurityWarnings());
+            Assert.Empty(local.SecurityRisks());
         }
 
         [Fact]

@@ -42,7 +42,7 @@ namespace Kalbio.PowerShell.Tests
         {
             using KalConnection connection = await Connected();
 
-            RegistrationFile registration = await RegistrationsApi.RegisterAsync(connection, "op-1", FileId, NullKalLog.Instance, CancellationToken.None);
+            RegistrationFile registration = await connection.Client.RegisterFileAsync(RegistrationRef.To("op-1", FileId), NullKalLog.Instance, CancellationToken.None);
 
             RequestLogEntry request = _sandbox.ApiRequests().Single();
             Assert.Equal("POST", request.Method);
@@ -61,7 +61,7 @@ namespace Kalbio.PowerShell.Tests
         public async Task Listing_reads_record_errors_after_results_with_failed_records()
         {
             using KalConnection connection = await Connected();
-            await RegistrationsApi.RegisterAsync(connection, Operation, FileId, NullKalLog.Instance, CancellationToken.None);
+            await connection.Client.RegisterFileAsync(RegistrationRef.To(Operation, FileId), NullKalLog.Instance, CancellationToken.None);
             string results = """
                 {"status":"success","records":[{"record_id":"r1","status":"matched"},{"record_id":"r2","status":"not_found","error_message":"No such compound"}]}
                 """;
@@ -70,7 +70,7 @@ namespace Kalbio.PowerShell.Tests
                 NullKalLog.Instance,
                 CancellationToken.None);
 
-            var registrations = await RegistrationsApi.GetRegistrationsAsync(connection, Operation, NullKalLog.Instance, CancellationToken.None);
+            var registrations = await connection.Client.GetRegistrationsAsync(RegistrationRef.ToOperation(Operation), NullKalLog.Instance, CancellationToken.None);
 
             Assert.Equal("/operations/op%201%2B%C3%A9/registrations", _sandbox.ApiRequests().Last().Path);
             RegistrationFile registration = Assert.Single(registrations);
@@ -95,7 +95,7 @@ namespace Kalbio.PowerShell.Tests
                     """,
             });
 
-            var registrations = await RegistrationsApi.GetRegistrationsAsync(connection, "op-1", NullKalLog.Instance, CancellationToken.None);
+            var registrations = await connection.Client.GetRegistrationsAsync(RegistrationRef.ToOperation("op-1"), NullKalLog.Instance, CancellationToken.None);
 
             Assert.Equal("Legacy reason", registrations[0].Message);
             Assert.Equal("Legacy reason", registrations[0].ErrorMessage);
@@ -110,7 +110,7 @@ namespace Kalbio.PowerShell.Tests
             using KalConnection connection = await Connected();
             _sandbox.State.AddFault(new FaultSpec { PathPrefix = "/operations/op-1/registrations", Status = 200, Body = "<html>login</html>", ContentType = "text/html" });
 
-            var error = await Assert.ThrowsAsync<KalApiException>(() => RegistrationsApi.GetRegistrationsAsync(connection, "op-1", NullKalLog.Instance, CancellationToken.None));
+            var error = await Assert.ThrowsAsync<KalApiException>(() => connection.Client.GetRegistrationsAsync(RegistrationRef.ToOperation("op-1"), NullKalLog.Instance, CancellationToken.None));
 
             Assert.Equal(KalErrorKind.InvalidResponse, error.Kind);
             Assert.Contains("not JSON", error.Message);
@@ -122,9 +122,9 @@ namespace Kalbio.PowerShell.Tests
         public async Task Set_status_sends_the_status_and_only_a_given_message(string status, string? message, string expectedBody)
         {
             using KalConnection connection = await Connected();
-            await RegistrationsApi.RegisterAsync(connection, "op-1", FileId, NullKalLog.Instance, CancellationToken.None);
+            await connection.Client.RegisterFileAsync(RegistrationRef.To("op-1", FileId), NullKalLog.Instance, CancellationToken.None);
 
-            await RegistrationsApi.SetStatusAsync(connection, "op-1", FileId, status, message, NullKalLog.Instance, CancellationToken.None);
+            await connection.Client.SetStatusAsync(RegistrationRef.To("op-1", FileId), status, message, NullKalLog.Instance, CancellationToken.None);
 
             RequestLogEntry request = _sandbox.ApiRequests().Last();
             Assert.Equal("/operations/op-1/registration_files/file-1/status", request.Path);
@@ -138,7 +138,7 @@ namespace Kalbio.PowerShell.Tests
         {
             using KalConnection connection = await Connected();
 
-            var error = await Assert.ThrowsAsync<KalInputException>(() => RegistrationsApi.SetStatusAsync(connection, "op-1", FileId, "approved", null, NullKalLog.Instance, CancellationToken.None));
+            var error = await Assert.ThrowsAsync<KalInputException>(() => connection.Client.SetStatusAsync(RegistrationRef.To("op-1", FileId), "approved", null, NullKalLog.Instance, CancellationToken.None));
 
             Assert.Equal("InvalidRegistrationStatus", error.ErrorId);
             Assert.Contains("pending, validated, validation_failed, submitted, completed, failed", error.Message);
@@ -150,7 +150,7 @@ namespace Kalbio.PowerShell.Tests
         {
             using KalConnection connection = await Connected();
 
-            var error = await Assert.ThrowsAsync<KalApiException>(() => RegistrationsApi.SetStatusAsync(connection, "op-1", "nope", "validated", null, NullKalLog.Instance, CancellationToken.None));
+            var error = await Assert.ThrowsAsync<KalApiException>(() => connection.Client.SetStatusAsync(RegistrationRef.To("op-1", "nope"), "validated", null, NullKalLog.Instance, CancellationToken.None));
 
             Assert.Equal(KalErrorKind.NotFound, error.Kind);
             Assert.Contains("Registration of file 'nope' in operation 'op-1' not found", error.Message);
@@ -160,10 +160,10 @@ namespace Kalbio.PowerShell.Tests
         public async Task Setting_a_status_is_retried_after_a_server_error_because_it_is_absolute()
         {
             using KalConnection connection = await Connected();
-            await RegistrationsApi.RegisterAsync(connection, "op-1", FileId, NullKalLog.Instance, CancellationToken.None);
+            await connection.Client.RegisterFileAsync(RegistrationRef.To("op-1", FileId), NullKalLog.Instance, CancellationToken.None);
             _sandbox.State.AddFault(new FaultSpec { PathPrefix = "/operations/op-1/registration_files/", Status = 502 });
 
-            await RegistrationsApi.SetStatusAsync(connection, "op-1", FileId, "validated", null, NullKalLog.Instance, CancellationToken.None);
+            await connection.Client.SetStatusAsync(RegistrationRef.To("op-1", FileId), "validated", null, NullKalLog.Instance, CancellationToken.None);
 
             Assert.Equal(new[] { 502, 204 }, _sandbox.ApiRequests().Skip(1).Select(r => r.Status));
         }

@@ -150,7 +150,7 @@ namespace Kalbio.PowerShell.Tests
             using ResultsPayload payload = builder.Complete();
             var sent = new List<long>();
             var log = new RecordingLog();
-            await RegistrationApi.SubmitResultsAsync(connection, "op1", "f1", payload, sent.Add, log, CancellationToken.None);
+            await connection.Client.SubmitResultsAsync(RegistrationRef.To("op1", "f1"), payload, sent.Add, log, CancellationToken.None);
 
             IReadOnlyList<RequestLogEntry> attempts = _sandbox.ApiRequests();
             Assert.Equal(new[] { 503, 204 }, attempts.Select(a => a.Status));
@@ -183,14 +183,10 @@ namespace Kalbio.PowerShell.Tests
         }
 
         [Fact]
-        public async Task Ids_are_checked_before_anything_is_sent()
+        public void Ids_are_checked_before_anything_is_sent()
         {
-            using KalConnection connection = TestConnections.To(_sandbox);
-            using ResultsPayloadBuilder builder = Builder();
-            using ResultsPayload payload = builder.Complete();
-            var refused = await Assert.ThrowsAsync<KalInputException>(() => RegistrationApi.SubmitResultsAsync(connection, "op1", "../f1", payload, null, NullKalLog.Instance, CancellationToken.None));
+            var refused = Assert.Throws<KalInputException>(() => RegistrationRef.To("op1", "../f1"));
             Assert.Equal("InvalidId", refused.ErrorId);
-            Assert.Empty(_sandbox.State.GetRequests());
         }
 
         private static byte[] ReadContent(ResultsPayload payload)

@@ -6,6 +6,7 @@ using System.Threading.Tasks;
 using Kalbio.Core;
 using Kalbio.Core.Http;
 using Kalbio.PowerShell.Client;
+using Kalbio.PowerShell.Commands;
 using Kalbio.Sandbox;
 using Xunit;
 
@@ -43,7 +44,9 @@ namespace Kalbio.PowerShell.Tests
 
             Assert.Equal(KalErrorKind.Network, failure.Kind);
             Assert.Contains("certificate", failure.Message);
-            Assert.Contains("-SkipCertificateCheck", failure.Message);
+            Assert.Equal(KalApiReason.CertificateRejected, failure.Reason);
+            Assert.DoesNotContain("-SkipCertificateCheck", failure.Message);
+            Assert.EndsWith("or connect with -SkipCertificateCheck.", KalErrors.Advised(failure).Message);
             Assert.Equal(1, failure.Attempts);
             Assert.Equal(0, https.State.GetGrants().ClientCredentials);
         }

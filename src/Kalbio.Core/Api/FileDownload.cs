@@ -3,7 +3,6 @@ using System.Diagnostics;
 using System.IO;
 using System.Net.Http;
 using System.Reflection;
-using System.Runtime.ExceptionServices;
 using System.Security.Cryptography;
 using System.Threading;
 using System.Threading.Tasks;
@@ -37,12 +36,20 @@ namespace Kalbio.Core.Api
     internal sealed class DestinationExistsException : IOException
     {
         public DestinationExistsException(string path)
-            : base($"The file '{path}' already exists. Remove it, choose another destination or file name, or leave out -NoClobber to replace it.")
+            : this(path, $"The file '{path}' already exists.")
+        {
+        }
+
+        private DestinationExistsException(string path, string message)
+            : base(message)
         {
             Path = path;
         }
 
         public string Path { get; }
+
+        /// <summary>The same refusal told in other words (a caller's advice added).</summary>
+        internal DestinationExistsException WithMessage(string message) => new DestinationExistsException(Path, message);
     }
 
     /// <summary>
@@ -52,8 +59,9 @@ namespace Kalbio.Core.Api
     /// </summary>
     /// <remarks>
     /// The body is read inside the pipeline's attempt, so a connection that breaks off mid-body (or a body shorter
-    /// than its Content-Length) is retried from the first byte for idempotent requests. Errors writing the file are
-    /// never retried: they surface as the <see cref="IOException"/> or <see cref="UnauthorizedAccessException"/> they are.
+    /// than its Content-Length) is reported as an incomplete read and fetched again from the first byte for
+    /// idempotent requests. Errors writing the file are never retried: they surface as the
+    /// <see cref="IOException"/> or <see cref="UnauthorizedAccessException"/> they are.
     /// </remarks>
     internal static class FileDownload
     {
@@ -102,20 +110,11 @@ namespace Kalbio.Core.Api
             FileStream file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 1, FileOptions.None);
             try
             {
-                long length;
-                try
-                {
-                    length = await http.SendAsync(
-                        request,
-                        (response, timeout) => CopyBodyAsync(response, timeout, file, onProgress),
-                        log,
-                        cancellation).ConfigureAwait(false);
-                }
-                catch (FileWriteFailure failure)
-                {
-                    ExceptionDispatchInfo.Capture(failure.InnerException!).Throw();
-                    throw;
-                }
+                long length = await http.SendAndReadAsync(
+                    request,
+                    (response, timeout) => CopyBodyAsync(response, timeout, file, onProgress),
+                    log,
+                    cancellation).ConfigureAwait(false);
 
                 file.Dispose();
                 bool replacing = log.IsVerboseEnabled && File.Exists(path);
@@ -140,75 +139,41 @@ namespace Kalbio.Core.Api
             }
         }
 
-        /// <summary>One attempt: the body from its first byte, over whatever an earlier attempt left in the file.</summary>
-        private static async Task<long> CopyBodyAsync(HttpResponseMessage response, RequestTimeout timeout, FileStream file, Action<DownloadProgress>? onProgress)
+        /// <summary>
+        /// One attempt: the body from its first byte, over whatever an earlier attempt left in the file. A body that
+        /// breaks off or ends short comes back as an incomplete read, which the pipeline may send for again; an
+        /// error writing the file is thrown as it is, and ends the download.
+        /// </summary>
+        private static async Task<BodyOutcome<long>> CopyBodyAsync(HttpResponseMessage response, RequestTimeout timeout, FileStream file, Action<DownloadProgress>? onProgress)
         {
-            Write(() =>
-            {
-                file.Position = 0;
-                file.SetLength(0);
-            });
+            file.Position = 0;
+            file.SetLength(0);
 
             long? expected = response.Content?.Headers.ContentLength;
-            if (response.Content is null)
-            {
-                return 0;
-            }
-
-            using Stream body = await response.Content.ReadAsStreamAsync().ConfigureAwait(false);
-            byte[] buffer = new byte[BufferSize];
             var clock = Stopwatch.StartNew();
             TimeSpan lastReport = TimeSpan.Zero;
-            long received = 0;
             onProgress?.Invoke(new DownloadProgress(0, expected, TimeSpan.Zero));
-            while (true)
+            BodyRead read = await ResponseBody.CopyToAsync(
+                response,
+                timeout,
+                file.Write,
+                chunkSize: BufferSize,
+                onChunk: received =>
+                {
+                    if (onProgress != null && clock.Elapsed - lastReport >= ProgressInterval)
+                    {
+                        lastReport = clock.Elapsed;
+                        onProgress(new DownloadProgress(received, expected, lastReport));
+                    }
+                }).ConfigureAwait(false);
+            if (!read.IsComplete)
             {
-                int read = await body.ReadAsync(buffer, 0, buffer.Length, timeout.Token).ConfigureAwait(false);
-                if (read == 0)
-                {
-                    break;
-                }
-
-                timeout.Restart();
-                try
-                {
-                    file.Write(buffer, 0, read);
-                }
-                catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
-                {
-                    throw new FileWriteFailure(ex);
-                }
-
-                received += read;
-                if (onProgress != null && clock.Elapsed - lastReport >= ProgressInterval)
-                {
-                    lastReport = clock.Elapsed;
-                    onProgress(new DownloadProgress(received, expected, lastReport));
-                }
+                return BodyOutcome.Failed<long>(read);
             }
 
-            if (expected is long announced && received != announced)
-            {
-                // An IOException, so the pipeline treats it as a broken connection and retries from scratch.
-                throw new IOException($"The response ended after {received:N0} of the {announced:N0} bytes announced by Content-Length.");
-            }
-
-            Write(() => file.Flush());
-            onProgress?.Invoke(new DownloadProgress(received, expected, clock.Elapsed));
-            return received;
-        }
-
-        private static void Write(Action write)
-        {
-            try
-            {
-                write();
-            }
-            catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
-            {
-                // Not an IOException any more: the pipeline must not mistake a full disk for a broken connection.
-                throw new FileWriteFailure(ex);
-            }
+            file.Flush();
+            onProgress?.Invoke(new DownloadProgress(read.BytesReceived, expected, clock.Elapsed));
+            return BodyOutcome.Of(read, read.BytesReceived);
         }
 
         private static void MoveIntoPlace(string temporary, string path, bool noClobber)
@@ -266,14 +231,6 @@ namespace Kalbio.Core.Api
             }
 
             return BitConverter.ToString(bytes).Replace("-", string.Empty).ToLowerInvariant();
-        }
-
-        private sealed class FileWriteFailure : Exception
-        {
-            public FileWriteFailure(Exception inner)
-                : base(inner.Message, inner)
-            {
-            }
         }
     }
 }

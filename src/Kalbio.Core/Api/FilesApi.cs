@@ -7,10 +7,32 @@ using System.Text;
 using System.Threading;
 using System.Threading.Tasks;
 using Kalbio.Core.Http;
-using Kalbio.PowerShell.Client;
 
 namespace Kalbio.Core.Api
 {
+    /// <summary>One file to download: where it comes from and where it goes, checked before anything is sent.</summary>
+    internal sealed class DownloadTarget
+    {
+        internal DownloadTarget(Uri source, string sourceDescription, string name, string path)
+        {
+            Source = source;
+            SourceDescription = sourceDescription;
+            Name = name;
+            Path = path;
+        }
+
+        internal Uri Source { get; }
+
+        /// <summary>The source as messages name it: the API path, or another host's address; never the query.</summary>
+        public string SourceDescription { get; }
+
+        /// <summary>The file name it is saved under.</summary>
+        public string Name { get; }
+
+        /// <summary>The full path it is saved as.</summary>
+        public string Path { get; }
+    }
+
     /// <summary>
     /// Downloading registration files: where a file is fetched from, the name it may be saved under, and the
     /// atomic download itself.
@@ -27,12 +49,23 @@ namespace Kalbio.Core.Api
         };
 
         /// <summary>
-        /// The request for one file: <paramref name="fileUrl"/> when given (absolute, or relative to the API base),
+        /// Checks everything about one download (ids, URL, file name, that the path stays in <paramref name="folder"/>)
+        /// and says where it comes from and goes. Throws <see cref="KalInputException"/> for anything wrong.
+        /// </summary>
+        public static DownloadTarget Plan(KalClient client, string? fileId, string? activityId, string? fileUrl, string folder, string? fileName)
+        {
+            Uri source = SourceUri(client, fileId, activityId, fileUrl);
+            string name = SaveAsName(fileName, fileId ?? LastSegment(source));
+            return new DownloadTarget(source, client.Http.Describe(source), name, PathInFolder(folder, name));
+        }
+
+        /// <summary>
+        /// Where one file is fetched from: <paramref name="fileUrl"/> when given (absolute, or relative to the API base),
         /// else <c>/activities/{activityId}/file/{fileId}</c> when an activity is given, else <c>/files/{fileId}</c>.
         /// The pipeline sends the token only if the address is on the API's own scheme, host and port.
         /// <paramref name="fileId"/> may be null only when a file URL is given.
         /// </summary>
-        public static KalRequest DownloadRequest(KalConnection connection, string? fileId, string? activityId, string? fileUrl)
+        public static Uri SourceUri(KalClient client, string? fileId, string? activityId, string? fileUrl)
         {
             if (fileId != null || string.IsNullOrEmpty(fileUrl))
             {
@@ -41,16 +74,16 @@ namespace Kalbio.Core.Api
 
             if (!string.IsNullOrEmpty(fileUrl))
             {
-                return new KalRequest(HttpMethod.Get, ParseFileUrl(fileUrl!, connection.BaseUri));
+                return ParseFileUrl(fileUrl!, client.BaseUri);
             }
 
             if (!string.IsNullOrEmpty(activityId))
             {
                 KalIds.Validate(activityId, "ActivityId");
-                return new KalRequest(HttpMethod.Get, connection.ApiUri(KalIds.Path("activities", activityId!, "file", fileId!)));
+                return client.ApiUri(KalIds.Path("activities", activityId!, "file", fileId!));
             }
 
-            return new KalRequest(HttpMethod.Get, connection.ApiUri(KalIds.Path("files", fileId!)));
+            return client.ApiUri(KalIds.Path("files", fileId!));
         }
 
         /// <summary>
@@ -62,16 +95,16 @@ namespace Kalbio.Core.Api
         {
             if (string.IsNullOrEmpty(fileName))
             {
-                return CheckFileName(fileId, $"The file id '{Printable(fileId)}' cannot be used as a file name", "Give -FileName.");
+                return CheckFileName(fileId, $"The file id '{Printable.Of(fileId)}' cannot be used as a file name", "FileId");
             }
 
             string name = fileName!.Substring(fileName.LastIndexOfAny(new[] { '/', '\\' }) + 1);
             if (name.Length == 0)
             {
-                throw InvalidFileName($"The file name '{Printable(fileName)}' ends with a path separator, so it names a folder, not a file.", fileName);
+                throw InvalidFileName($"The file name '{Printable.Of(fileName)}' ends with a path separator, so it names a folder, not a file.", fileName, "FileName");
             }
 
-            return CheckFileName(name, $"The file name '{Printable(fileName)}' cannot be used", "Give another -FileName.");
+            return CheckFileName(name, $"The file name '{Printable.Of(fileName)}' cannot be used", "FileName");
         }
 
         /// <summary>The last segment of a file URL's path, unescaped: the name a file fetched by URL alone is saved under.</summary>
@@ -89,28 +122,27 @@ namespace Kalbio.Core.Api
             string? parent = Path.GetDirectoryName(path);
             if (parent is null || !string.Equals(parent.TrimEnd(Path.DirectorySeparatorChar), full.TrimEnd(Path.DirectorySeparatorChar), StringComparison.Ordinal))
             {
-                throw InvalidFileName($"The file name '{Printable(name)}' would be saved outside '{full}'.", name);
+                throw InvalidFileName($"The file name '{Printable.Of(name)}' would be saved outside '{full}'.", name, "FileName");
             }
 
             return path;
         }
 
-        /// <summary>Downloads <paramref name="request"/> to <paramref name="path"/> atomically (see <see cref="FileDownload"/>).</summary>
+        /// <summary>Downloads <paramref name="target"/> atomically (see <see cref="FileDownload"/>).</summary>
         public static Task<FileInfo> DownloadAsync(
-            KalConnection connection,
-            KalRequest request,
-            string path,
+            KalClient client,
+            DownloadTarget target,
             bool noClobber,
             Action<DownloadProgress>? onProgress,
             IKalLog log,
             CancellationToken cancellation) =>
-            FileDownload.SaveAsync(connection.Http, request, path, noClobber, onProgress, log, cancellation);
+            FileDownload.SaveAsync(client.Http, new KalRequest(HttpMethod.Get, target.Source), target.Path, noClobber, onProgress, log, cancellation);
 
         internal static Uri ParseFileUrl(string text, Uri baseUri)
         {
             if (text.Any(c => char.IsControl(c) || char.IsWhiteSpace(c)))
             {
-                throw new KalInputException("InvalidUri", $"The file URL '{Printable(text)}' contains white space or a control character. Pass the file_url exactly as the event gives it.", "Uri", text);
+                throw new KalInputException("InvalidUri", $"The file URL '{Printable.Of(text)}' contains white space or a control character. Pass the file_url exactly as the event gives it.", "Uri", text);
             }
 
             // On Unix "/files/x" would parse as an absolute file:// URI; a leading slash is a path on the API.
@@ -133,65 +165,55 @@ namespace Kalbio.Core.Api
             return uri;
         }
 
-        private static string CheckFileName(string name, string problem, string fix)
+        private static string CheckFileName(string name, string problem, string givenAs)
         {
             if (name == "." || name == "..")
             {
-                throw InvalidFileName($"{problem}: '{name}' is not a file name. {fix}", name);
+                throw InvalidFileName($"{problem}: '{name}' is not a file name.", name, givenAs);
             }
 
             if (name.Trim().Length == 0)
             {
-                throw InvalidFileName($"{problem}: it is empty or only white space. {fix}", name);
+                throw InvalidFileName($"{problem}: it is empty or only white space.", name, givenAs);
             }
 
             if (name.Any(char.IsControl))
             {
-                throw InvalidFileName($"{problem}: it contains a control character (such as a NUL or a line break). {fix}", name);
+                throw InvalidFileName($"{problem}: it contains a control character (such as a NUL or a line break).", name, givenAs);
             }
 
             int invalid = name.IndexOfAny(Path.GetInvalidFileNameChars());
             if (invalid >= 0)
             {
-                throw InvalidFileName($"{problem}: '{name[invalid]}' is not allowed in file names on this system. {fix}", name);
+                throw InvalidFileName($"{problem}: '{name[invalid]}' is not allowed in file names on this system.", name, givenAs);
             }
 
             bool windows = RuntimeInformation.IsOSPlatform(OSPlatform.Windows);
             int length = windows ? name.Length : Encoding.UTF8.GetByteCount(name);
             if (length > MaximumFileNameLength)
             {
-                throw InvalidFileName($"{problem}: it is {length} {(windows ? "characters" : "bytes")} long; file names can have at most {MaximumFileNameLength}. {fix}", name);
+                throw InvalidFileName($"{problem}: it is {length} {(windows ? "characters" : "bytes")} long; file names can have at most {MaximumFileNameLength}.", name, givenAs);
             }
 
             if (windows)
             {
                 if (name.EndsWith(".", StringComparison.Ordinal) || name.EndsWith(" ", StringComparison.Ordinal))
                 {
-                    throw InvalidFileName($"{problem}: Windows drops a trailing dot or space from file names. {fix}", name);
+                    throw InvalidFileName($"{problem}: Windows drops a trailing dot or space from file names.", name, givenAs);
                 }
 
                 string stem = name.Split('.')[0].TrimEnd(' ');
                 if (WindowsDeviceNames.Contains(stem, StringComparer.OrdinalIgnoreCase))
                 {
-                    throw InvalidFileName($"{problem}: '{stem}' is a reserved device name on Windows. {fix}", name);
+                    throw InvalidFileName($"{problem}: '{stem}' is a reserved device name on Windows.", name, givenAs);
                 }
             }
 
             return name;
         }
 
-        private static KalInputException InvalidFileName(string message, string name) =>
-            new KalInputException("InvalidFileName", message, "FileName", name);
-
-        private static string Printable(string text)
-        {
-            var printable = new StringBuilder(Math.Min(text.Length, 80));
-            foreach (char c in text.Length > 80 ? text.Substring(0, 80) : text)
-            {
-                printable.Append(char.IsControl(c) ? $"\\u{(int)c:x4}" : c.ToString());
-            }
-
-            return text.Length > 80 ? printable.Append("…").ToString() : printable.ToString();
-        }
+        /// <summary><paramref name="givenAs"/> says where the name came from: FileName (given) or FileId (the id used as a name).</summary>
+        private static KalInputException InvalidFileName(string message, string name, string givenAs) =>
+            new KalInputException("InvalidFileName", message, givenAs, name);
     }
 }

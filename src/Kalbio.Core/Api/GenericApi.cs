@@ -10,7 +10,6 @@ using System.Threading;
 using System.Threading.Tasks;
 using Kalbio.Core.Http;
 using Kalbio.Core.Json;
-using Kalbio.PowerShell.Client;
 
 namespace Kalbio.Core.Api
 {
@@ -53,6 +52,27 @@ namespace Kalbio.Core.Api
         public void Dispose() => Json?.Dispose();
     }
 
+    /// <summary>One checked call on the API, ready to send (or to save to a file) as often as asked.</summary>
+    internal sealed class ApiCall
+    {
+        internal ApiCall(KalRequest request, string description)
+        {
+            Request = request;
+            Description = description;
+        }
+
+        internal KalRequest Request { get; }
+
+        /// <summary>The HTTP method, upper case.</summary>
+        public string Method => Request.Method.Method;
+
+        /// <summary>What is called, as messages name it: the API path, or another host's address; never the query.</summary>
+        public string Description { get; }
+
+        /// <summary>The address without the query, e.g. for a confirmation prompt.</summary>
+        public string Address => Request.Uri.GetLeftPart(UriPartial.Path);
+    }
+
     /// <summary>
     /// Any call on the API (the cmdlet escape hatch): the connection's token, retries, redirects, errors and
     /// redaction, for a path that has no cmdlet of its own.
@@ -60,11 +80,20 @@ namespace Kalbio.Core.Api
     internal static class GenericApi
     {
         public const string JsonContentType = "application/json";
-        private const int DebugBodyBytes = 16 * 1024;
-        private const int DebugBodyLimit = 4 * 1024;
         private const int JsonMaximumDepth = 256;
         private static readonly byte[] EmptyObject = { (byte)'{', (byte)'}' };
         private static readonly UTF8Encoding Utf8 = new UTF8Encoding(false);
+
+        /// <summary>
+        /// The call of <paramref name="method"/> on <paramref name="path"/> (relative to the API, or an absolute URL on it)
+        /// with <paramref name="query"/> (from <see cref="ApiAddress.FormatQuery"/>) and <paramref name="jsonBody"/>.
+        /// Throws <see cref="KalInputException"/> for a path or body that can never make a valid request.
+        /// </summary>
+        public static ApiCall Prepare(KalClient client, string method, string path, string query, byte[]? jsonBody, bool expectJson)
+        {
+            Uri uri = ApiAddress.WithQuery(ApiAddress.Resolve(client.BaseUri, path), query);
+            return new ApiCall(CreateRequest(method, uri, jsonBody, expectJson), client.Http.Describe(uri));
+        }
 
         /// <summary>
         /// The request for <paramref name="method"/> on <paramref name="uri"/> (from <see cref="ApiAddress.Resolve"/>).
@@ -90,7 +119,7 @@ namespace Kalbio.Core.Api
                     content.Headers.ContentType = new MediaTypeHeaderValue(JsonContentType) { CharSet = "utf-8" };
                     return content;
                 };
-                request.DescribeContent = () => Utf8.GetString(body, 0, Math.Min(body.Length, DebugBodyBytes));
+                request.DescribeContent = () => Utf8.GetString(body, 0, Math.Min(body.Length, DebugPreview.SourceLength));
             }
 
             return request;
@@ -101,7 +130,7 @@ namespace Kalbio.Core.Api
         {
             if (hasBody && string.Equals(method, "GET", StringComparison.OrdinalIgnoreCase))
             {
-                throw new KalInputException("BodyNotAllowed", "A GET request has no body. Give its parameters with -Query instead.", "Body");
+                throw new KalInputException("BodyNotAllowed", "A GET request has no body.", "Body");
             }
         }
 
@@ -125,8 +154,8 @@ namespace Kalbio.Core.Api
             return stream.ToArray();
         }
 
-        public static Task<ApiResponse> SendAsync(KalConnection connection, KalRequest request, ApiResponseMode mode, IKalLog log, CancellationToken cancellation) =>
-            connection.Http.SendAsync(
+        public static Task<ApiResponse> SendAsync(KalClient client, KalRequest request, ApiResponseMode mode, IKalLog log, CancellationToken cancellation) =>
+            client.Http.SendAndReadAsync(
                 request,
                 async (response, timeout) =>
                 {
@@ -136,7 +165,7 @@ namespace Kalbio.Core.Api
                     string? mediaType = contentType?.MediaType?.ToLowerInvariant();
                     if (response.Content is null || status == 204 || status == 205)
                     {
-                        return new ApiResponse(status, headers, mediaType, null, null);
+                        return BodyOutcome.Unread(new ApiResponse(status, headers, mediaType, null, null));
                     }
 
                     bool json = mediaType is null || IsJson(mediaType);
@@ -146,12 +175,17 @@ namespace Kalbio.Core.Api
                         throw new KalApiException(
                             KalErrorKind.InvalidResponse,
                             request.Method.Method,
-                            connection.Http.Describe(request.Uri),
-                            $"{request.Method} {connection.Http.Describe(request.Uri)} answered {status} with {mediaType}{(length.HasValue ? $" ({length} bytes)" : string.Empty)}, which is neither JSON nor text. Save it with -OutFile, or read it with -Raw.",
-                            status);
+                            client.Http.Describe(request.Uri),
+                            $"{request.Method} {client.Http.Describe(request.Uri)} answered {status} with {mediaType}{(length.HasValue ? $" ({length} bytes)" : string.Empty)}, which is neither JSON nor text.",
+                            status) { Reason = KalApiReason.BodyNeitherJsonNorText };
                     }
 
-                    ArraySegment<byte> bytes = await ReadAllAsync(response.Content, timeout).ConfigureAwait(false);
+                    (BodyRead read, ArraySegment<byte> bytes) = await ResponseBody.ReadBytesAsync(response, timeout, long.MaxValue).ConfigureAwait(false);
+                    if (!read.IsComplete)
+                    {
+                        return BodyOutcome.Failed<ApiResponse>(read);
+                    }
+
                     Encoding encoding = EncodingOf(contentType);
                     if (encoding is UTF8Encoding && bytes.Count >= 3 && bytes.Array![bytes.Offset] == 0xEF && bytes.Array[bytes.Offset + 1] == 0xBB && bytes.Array[bytes.Offset + 2] == 0xBF)
                     {
@@ -160,7 +194,7 @@ namespace Kalbio.Core.Api
 
                     if (bytes.Count == 0)
                     {
-                        return new ApiResponse(status, headers, mediaType, null, null);
+                        return BodyOutcome.Of(read, new ApiResponse(status, headers, mediaType, null, null));
                     }
 
                     string? text = mode == ApiResponseMode.Text || !json || log.IsDebugEnabled || !(encoding is UTF8Encoding)
@@ -168,33 +202,31 @@ namespace Kalbio.Core.Api
                         : null;
                     if (log.IsDebugEnabled)
                     {
-                        // Redacting a large export in full would cost more than the request; only the start is shown.
-                        string shown = connection.Redactor.Redact(text!.Length > DebugBodyBytes ? text.Substring(0, DebugBodyBytes) : text);
-                        log.Debug("Response body: " + (shown.Length > DebugBodyLimit || text.Length > DebugBodyBytes ? shown.Substring(0, Math.Min(shown.Length, DebugBodyLimit)) + $"… ({text.Length:N0} characters in all)" : shown));
+                        log.Debug("Response body: " + DebugPreview.Of(text!, client.Redactor));
                     }
 
                     if (mode == ApiResponseMode.Text || !json)
                     {
-                        return new ApiResponse(status, headers, mediaType, text, null);
+                        return BodyOutcome.Of(read, new ApiResponse(status, headers, mediaType, text, null));
                     }
 
                     try
                     {
                         var options = new JsonDocumentOptions { MaxDepth = JsonMaximumDepth };
                         JsonDocument document = text is null ? JsonDocument.Parse(bytes.AsMemory(), options) : JsonDocument.Parse(text, options);
-                        return new ApiResponse(status, headers, mediaType, null, document);
+                        return BodyOutcome.Of(read, new ApiResponse(status, headers, mediaType, null, document));
                     }
                     catch (JsonException ex)
                     {
-                        string start = ServerMessage.Shorten(connection.Redactor.Redact(text ?? Utf8.GetString(bytes.Array!, bytes.Offset, Math.Min(bytes.Count, DebugBodyBytes))));
+                        string start = ServerMessage.Shorten(client.Redactor.Redact(text ?? Utf8.GetString(bytes.Array!, bytes.Offset, Math.Min(bytes.Count, DebugPreview.SourceLength))));
                         throw new KalApiException(
                             KalErrorKind.InvalidResponse,
                             request.Method.Method,
-                            connection.Http.Describe(request.Uri),
-                            $"{request.Method} {connection.Http.Describe(request.Uri)} answered {status}{(mediaType is null ? string.Empty : " with " + mediaType)}, but the body is not valid JSON ({ex.Message}). It starts: {start}. Use -Raw to get the text as it is.",
+                            client.Http.Describe(request.Uri),
+                            $"{request.Method} {client.Http.Describe(request.Uri)} answered {status}{(mediaType is null ? string.Empty : " with " + mediaType)}, but the body is not valid JSON ({ex.Message}). It starts: {start}.",
                             status,
                             responseBody: start,
-                            innerException: ex);
+                            innerException: ex) { Reason = KalApiReason.BodyNotJson };
                     }
                 },
                 log,
@@ -246,21 +278,6 @@ namespace Kalbio.Core.Api
             {
                 return Utf8;
             }
-        }
-
-        private static async Task<ArraySegment<byte>> ReadAllAsync(HttpContent content, RequestTimeout timeout)
-        {
-            using Stream stream = await content.ReadAsStreamAsync().ConfigureAwait(false);
-            using var buffer = new MemoryStream();
-            byte[] chunk = new byte[64 * 1024];
-            int read;
-            while ((read = await stream.ReadAsync(chunk, 0, chunk.Length, timeout.Token).ConfigureAwait(false)) > 0)
-            {
-                timeout.Restart();
-                buffer.Write(chunk, 0, read);
-            }
-
-            return new ArraySegment<byte>(buffer.GetBuffer(), 0, (int)buffer.Length);
         }
     }
 }

@@ -4,6 +4,7 @@ using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
 using Kalbio.Core;
+using Kalbio.Core.Api;
 using Kalbio.Core.Http;
 
 namespace Kalbio.PowerShell.Client
@@ -18,6 +19,8 @@ namespace Kalbio.PowerShell.Client
         {
             "X-Kal-Authorization", "Host", "Content-Length", "Content-Type", "Transfer-Encoding", "Connection",
         };
+
+        private readonly HttpSender _sender;
 
         internal KalConnection(KalConnectionOptions options)
         {
@@ -36,9 +39,11 @@ namespace Kalbio.PowerShell.Client
                 }
             }
 
-            Http = new KalHttpPipeline(options, Redactor);
-            Tokens = new TokenManager(Http, options, Redactor);
-            Http.AttachTokens(Tokens);
+            _sender = new HttpSender(options, Redactor);
+            var retry = new RetryPolicy(options);
+            Tokens = new TokenManager(new KalHttpPipeline(_sender, retry, tokens: null), options, Redactor);
+            Http = new KalHttpPipeline(_sender, retry, Tokens);
+            Client = new KalClient(Options, Http, Tokens, Redactor);
             ConnectedAt = DateTimeOffset.Now;
         }
 
@@ -70,21 +75,22 @@ namespace Kalbio.PowerShell.Client
 
         internal Redactor Redactor { get; }
 
-        /// <summary>Obtains the first token now, so wrong credentials or a wrong address fail here and not at first use.</summary>
-        internal Task ConnectAsync(IKalLog log, CancellationToken cancellation) => Tokens.GetAccessTokenAsync(log, cancellation);
+        /// <summary>The operations the cmdlets call on this connection (a stateless view of its pipeline and tokens).</summary>
+        internal KalClient Client { get; }
 
-        /// <summary>A URI on the API for a relative path such as <c>files/abc</c>.</summary>
-        internal Uri ApiUri(string relativePath) => new Uri(Options.BaseUri, relativePath.TrimStart('/'));
+        internal Task ConnectAsync(IKalLog log, CancellationToken cancellation) => Client.ConnectAsync(log, cancellation);
+
+        internal Uri ApiUri(string relativePath) => Client.ApiUri(relativePath);
 
         public override string ToString() => $"{ClientId} @ {BaseUri}";
 
-        public void Dispose() => Http.Dispose();
+        public void Dispose() => _sender.Dispose();
 
         private static void Validate(KalConnectionOptions options)
         {
             if (string.IsNullOrWhiteSpace(options.ClientId))
             {
-                throw new KalInputException("MissingClientId", "The client id is empty. Give -ClientId, a -Credential whose user name is the client id, or set KALEIDOSCOPE_API_CLIENT_ID.", "ClientId");
+                throw new KalInputException("MissingClientId", "The client id is empty.", "ClientId");
             }
 
             if (options.ClientId.Any(char.IsControl))
@@ -94,7 +100,7 @@ namespace Kalbio.PowerShell.Client
 
             if (string.IsNullOrEmpty(options.ClientSecret))
             {
-                throw new KalInputException("MissingClientSecret", $"No client secret was given for client id '{options.ClientId}'. Give -ClientSecret, a -Credential, or set KALEIDOSCOPE_API_CLIENT_SECRET.", "ClientSecret");
+                throw new KalInputException("MissingClientSecret", $"No client secret was given for client id '{options.ClientId}'.", "ClientSecret");
             }
 
             if (options.Timeout <= TimeSpan.Zero)

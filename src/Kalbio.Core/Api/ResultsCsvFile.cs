@@ -173,10 +173,11 @@ namespace Kalbio.Core.Api
                 return -1;
             }
 
-            KalInputException Missing(string what) => new KalInputException(
+            // The input name says where the column was asked for: Path (a column every results file has) or DataProperty.
+            KalInputException Missing(string what, string input = "Path") => new KalInputException(
                 "ResultsFileColumnMissing",
-                $"{name} has no {what} column (its columns are: {string.Join(", ", names)}). Nothing was sent. Add the column, or check -Delimiter.",
-                "Path",
+                $"{name} has no {what} column (its columns are: {string.Join(", ", names)}). Nothing was sent.",
+                input,
                 name);
 
             int recordId = Find("record_id", "RecordId");
@@ -201,7 +202,7 @@ namespace Kalbio.Core.Api
                     int index = Find(column);
                     if (index < 0)
                     {
-                        throw Missing($"'{column}' (from -DataProperty)");
+                        throw Missing($"'{column}' data", "DataProperty");
                     }
 
                     data.Add(index);

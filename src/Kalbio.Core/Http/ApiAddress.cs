@@ -103,7 +103,7 @@ namespace Kalbio.Core.Http
             {
                 if (string.IsNullOrEmpty(parameter.Key))
                 {
-                    throw new KalInputException("InvalidQuery", "A -Query key is empty. Give each query parameter a name.", "Query");
+                    throw new KalInputException("InvalidQuery", "A query parameter has an empty name. Give each query parameter a name.", "Query");
                 }
 
                 object? value = Adapt(parameter.Value, adapt);
@@ -168,7 +168,7 @@ namespace Kalbio.Core.Http
 
             throw new KalInputException(
                 "InvalidQuery",
-                $"The -Query value for '{name}' is {Describe(value)}, which has no query-string form. Give text, numbers, booleans, dates, or an array of them.",
+                $"The query value for '{name}' is {Describe(value)}, which has no query-string form. Give text, numbers, booleans, dates, or an array of them.",
                 "Query",
                 value);
         }
@@ -194,7 +194,7 @@ namespace Kalbio.Core.Http
             {
                 throw Foreign(
                     path,
-                    $"The URL '{uri.GetComponents(UriComponents.SchemeAndServer | UriComponents.Path, UriFormat.UriEscaped)}' is not on the connected API ({baseUri.GetLeftPart(UriPartial.Authority)}). Invoke-KalApiRequest sends the access token, so it only calls the API's own scheme, host and port; use Invoke-RestMethod for other addresses.");
+                    $"The URL '{uri.GetComponents(UriComponents.SchemeAndServer | UriComponents.Path, UriFormat.UriEscaped)}' is not on the connected API ({baseUri.GetLeftPart(UriPartial.Authority)}). The connection's access token goes only to the API's own scheme, host and port; call other addresses without it (e.g. with Invoke-RestMethod).");
             }
 
             // Checked on the text as given: Uri has already folded any '..' away.

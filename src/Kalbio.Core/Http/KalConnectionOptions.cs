@@ -20,6 +20,9 @@ namespace Kalbio.Core.Http
         /// <summary>Where <see cref="BaseUri"/> came from, so a failure to reach it can say so.</summary>
         public BaseUriSource BaseUriSource { get; set; } = BaseUriSource.Default;
 
+        /// <summary>How the caller names what it took an explicit base URI from (a cmdlet: its parameter), for messages.</summary>
+        public string? BaseUriGivenAs { get; set; }
+
         public string ClientId { get; set; } = string.Empty;
 
         public string ClientSecret { get; set; } = string.Empty;
@@ -43,24 +46,24 @@ namespace Kalbio.Core.Http
         public string UserAgent { get; set; } = "Kalbio.PowerShell";
 
         /// <summary>What a careful user should be told about these options before they are used.</summary>
-        public IEnumerable<string> SecurityWarnings()
+        public IEnumerable<SecurityRisk> SecurityRisks()
         {
             if (SkipCertificateCheck)
             {
-                yield return $"-SkipCertificateCheck is set: the TLS certificate of {BaseUri} is not checked, so anyone on the network path could read the client secret and the data. Use it only for a private deployment you trust.";
+                yield return SecurityRisk.CertificateNotChecked;
             }
 
             if (BaseUri.Scheme == Uri.UriSchemeHttp && !BaseUri.IsLoopback)
             {
-                yield return $"{BaseUri} is plain http: the client secret, tokens and data cross the network unencrypted. Use https unless this is a test server.";
+                yield return SecurityRisk.PlainHttp;
             }
         }
 
         /// <summary>
         /// Options from KALEIDOSCOPE_API_CLIENT_ID, KALEIDOSCOPE_API_CLIENT_SECRET and KALEIDOSCOPE_API_URL; null when
-        /// neither credential variable is set. <paramref name="otherwise"/> completes "Set both, or ..." when only one is.
+        /// neither credential variable is set, IncompleteEnvironmentCredentials when only one is.
         /// </summary>
-        public static KalConnectionOptions? FromEnvironment(string otherwise = "run Connect-KalApi")
+        public static KalConnectionOptions? FromEnvironment()
         {
             string? clientId = Environment.GetEnvironmentVariable(ClientIdVariable);
             string? clientSecret = Environment.GetEnvironmentVariable(ClientSecretVariable);
@@ -73,7 +76,7 @@ namespace Kalbio.Core.Http
             {
                 string missing = string.IsNullOrEmpty(clientId) ? ClientIdVariable : ClientSecretVariable;
                 string present = string.IsNullOrEmpty(clientId) ? ClientSecretVariable : ClientIdVariable;
-                throw new KalInputException("IncompleteEnvironmentCredentials", $"{present} is set but {missing} is not. Set both, or {otherwise}.", missing);
+                throw new KalInputException("IncompleteEnvironmentCredentials", $"{present} is set but {missing} is not.", missing);
             }
 
             var options = new KalConnectionOptions { ClientId = clientId!, ClientSecret = clientSecret! };
@@ -94,9 +97,9 @@ namespace Kalbio.Core.Http
         {
             switch (BaseUriSource)
             {
-                case BaseUriSource.Parameter: return "the base URI was given with -BaseUri";
+                case BaseUriSource.Parameter: return $"the base URI was given with {BaseUriGivenAs ?? "the connection options"}";
                 case BaseUriSource.Environment: return $"the base URI comes from {BaseUriVariable}";
-                default: return $"the base URI is the default, as neither -BaseUri nor {BaseUriVariable} was given";
+                default: return $"the base URI is the default, as none was given and {BaseUriVariable} is not set";
             }
         }
 
@@ -137,6 +140,13 @@ namespace Kalbio.Core.Http
             string left = uri.GetLeftPart(UriPartial.Path);
             return new Uri(left.EndsWith("/", StringComparison.Ordinal) ? left : left + "/");
         }
+    }
+
+    /// <summary>A setting that exposes the secret or the data, which the user should be warned about.</summary>
+    internal enum SecurityRisk
+    {
+        CertificateNotChecked,
+        PlainHttp,
     }
 
     /// <summary>Where a connection's base URI came from.</summary>

@@ -11,10 +11,12 @@ namespace Kalbio.Core.Http
     {
         private readonly CancellationTokenSource _source;
         private readonly TimeSpan _timeout;
+        private readonly CancellationToken _cancellation;
 
         internal RequestTimeout(TimeSpan timeout, CancellationToken cancellation)
         {
             _timeout = timeout;
+            _cancellation = cancellation;
             _source = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
             Restart();
         }
@@ -22,6 +24,9 @@ namespace Kalbio.Core.Http
         public CancellationToken Token => _source.Token;
 
         public TimeSpan Duration => _timeout;
+
+        /// <summary>True when the timeout ran out; false when the caller cancelled.</summary>
+        public bool HasExpired => _source.IsCancellationRequested && !_cancellation.IsCancellationRequested;
 
         /// <summary>Call after each successful read.</summary>
         public void Restart()

@@ -4,12 +4,39 @@ using System.Net.Http.Headers;
 
 namespace Kalbio.Core.Http
 {
+    /// <summary>What went wrong below HTTP, as far as sending again is concerned.</summary>
+    internal enum TransportFault
+    {
+        /// <summary>No connection was made (refused, host not found, unreachable): the server cannot have seen the request.</summary>
+        NotConnected,
+
+        /// <summary>The server's TLS certificate was not accepted: sending again cannot fix a certificate.</summary>
+        CertificateRefused,
+
+        /// <summary>The server sent nothing for the request's timeout.</summary>
+        TimedOut,
+
+        /// <summary>The connection failed once made, or broke off (or ended short) while the body was read.</summary>
+        ConnectionFailed,
+    }
+
     /// <summary>Decides which failures are worth another attempt and how long to wait before it.</summary>
     internal sealed class RetryPolicy
     {
-        private readonly KalConnectionOptions _options;
+        /// <summary>A back-off delay is spread by up to this fraction either way, so clients that failed together do not retry together.</summary>
+        public const double JitterFraction = 0.2;
 
-        public RetryPolicy(KalConnectionOptions options) => _options = options;
+        private static readonly Random SharedRandom = new Random();
+        private readonly KalConnectionOptions _options;
+        private readonly Func<double> _random;
+
+        /// <param name="options">The connection's retry settings.</param>
+        /// <param name="random">A source of numbers in [0, 1) for the jitter; tests pin it.</param>
+        public RetryPolicy(KalConnectionOptions options, Func<double>? random = null)
+        {
+            _options = options;
+            _random = random ?? NextShared;
+        }
 
         public int MaximumRetryCount => _options.MaximumRetryCount;
 
@@ -24,16 +51,24 @@ namespace Kalbio.Core.Http
             return status == 408 || status == 429 || (status >= 500 && status != 501 && status != 505);
         }
 
-        /// <summary>The wait before retry number <paramref name="retry"/> (1-based): Retry-After when given, else doubling back-off.</summary>
+        public static bool IsRetriable(TransportFault fault, RetryMode mode) =>
+            mode == RetryMode.Idempotent ? fault != TransportFault.CertificateRefused : fault == TransportFault.NotConnected;
+
+        /// <summary>
+        /// The wait before retry number <paramref name="retry"/> (1-based): the server's Retry-After as it asks, else a
+        /// doubling back-off with jitter; never more than the connection's maximum delay.
+        /// </summary>
         public TimeSpan Delay(int retry, TimeSpan? retryAfter)
         {
-            TimeSpan delay = retryAfter ?? TimeSpan.FromTicks(_options.RetryInterval.Ticks * (1L << Math.Min(retry - 1, 20)));
-            if (delay < TimeSpan.Zero)
+            if (retryAfter is TimeSpan asked)
             {
-                delay = TimeSpan.Zero;
+                // The server said when; jitter would either undercut it or wait past what was asked.
+                return Capped(asked);
             }
 
-            return delay > _options.MaximumRetryDelay ? _options.MaximumRetryDelay : delay;
+            TimeSpan backOff = Capped(TimeSpan.FromTicks(_options.RetryInterval.Ticks * (1L << Math.Min(retry - 1, 20))));
+            double factor = 1 + (JitterFraction * ((2 * _random()) - 1));
+            return Capped(TimeSpan.FromTicks((long)Math.Round(backOff.Ticks * factor)));
         }
 
         public static TimeSpan? ParseRetryAfter(HttpResponseMessage response)
@@ -56,6 +91,24 @@ namespace Kalbio.Core.Http
             }
 
             return null;
+        }
+
+        private TimeSpan Capped(TimeSpan delay)
+        {
+            if (delay < TimeSpan.Zero)
+            {
+                return TimeSpan.Zero;
+            }
+
+            return delay > _options.MaximumRetryDelay ? _options.MaximumRetryDelay : delay;
+        }
+
+        private static double NextShared()
+        {
+            lock (SharedRandom)
+            {
+                return SharedRandom.NextDouble();
+            }
         }
     }
 }

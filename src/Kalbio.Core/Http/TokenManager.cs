@@ -12,7 +12,7 @@ namespace Kalbio.Core.Http
     /// so every renewal happens under one lock with a re-check: however many runspaces share the connection,
     /// one expiry causes exactly one grant.
     /// </summary>
-    internal sealed class TokenManager
+    internal sealed class TokenManager : IAccessTokens
     {
         private const string TokenPath = "auth/oauth/token";
 
@@ -22,6 +22,9 @@ namespace Kalbio.Core.Http
         private readonly SemaphoreSlim _gate = new SemaphoreSlim(1, 1);
         private volatile TokenSet? _current;
 
+        /// <param name="pipeline">The token grants' own pipeline: one without tokens.</param>
+        /// <param name="options">The connection's client credentials and base URI.</param>
+        /// <param name="redactor">Learns each token obtained, so none is ever shown.</param>
         public TokenManager(KalHttpPipeline pipeline, KalConnectionOptions options, Redactor redactor)
         {
             _pipeline = pipeline;
@@ -57,7 +60,6 @@ namespace Kalbio.Core.Http
             }
         }
 
-        /// <summary>The server refused <paramref name="rejectedToken"/> before its time; renew it unless another caller already has.</summary>
         public async Task<string> RenewRejectedAsync(string rejectedToken, IKalLog log, CancellationToken cancellation)
         {
             await _gate.WaitAsync(cancellation).ConfigureAwait(false);

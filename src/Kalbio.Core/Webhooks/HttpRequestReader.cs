@@ -132,7 +132,7 @@ namespace Kalbio.Core.Webhooks
 
             if (parts[2] != "HTTP/1.1" && parts[2] != "HTTP/1.0")
             {
-                throw new HttpRefusal(505, "HTTP Version Not Supported", $"Only HTTP/1.0 and HTTP/1.1 are supported, not {Printable(parts[2])}.");
+                throw new HttpRefusal(505, "HTTP Version Not Supported", $"Only HTTP/1.0 and HTTP/1.1 are supported, not {Printable.Ascii(parts[2])}.");
             }
 
             var headers = new List<KeyValuePair<string, string>>();
@@ -189,7 +189,7 @@ namespace Kalbio.Core.Webhooks
                 string codings = string.Join(",", transferEncodings).Trim();
                 if (!string.Equals(codings, "chunked", StringComparison.OrdinalIgnoreCase))
                 {
-                    throw new HttpRefusal(501, "Not Implemented", $"Transfer-Encoding '{Printable(codings)}' is not supported; send the body plain or chunked.");
+                    throw new HttpRefusal(501, "Not Implemented", $"Transfer-Encoding '{Printable.Ascii(codings)}' is not supported; send the body plain or chunked.");
                 }
 
                 return null;
@@ -405,7 +405,7 @@ namespace Kalbio.Core.Webhooks
         {
             if (first == 0x16)
             {
-                throw new HttpRefusal(400, "Bad Request", "A TLS handshake arrived at a listener that speaks plain HTTP; use http://, or start the listener with -Certificate.");
+                throw new HttpRefusal(400, "Bad Request", "A TLS handshake arrived at a listener that speaks plain HTTP; use http://, or give the listener a certificate so it speaks HTTPS.");
             }
 
             if (first != (byte)'\r' && (first < (byte)'A' || first > (byte)'Z'))
@@ -438,21 +438,6 @@ namespace Kalbio.Core.Webhooks
             }
 
             return true;
-        }
-
-        private static string Printable(string text)
-        {
-            var clean = new StringBuilder();
-            foreach (char c in text)
-            {
-                clean.Append(c < ' ' || c >= 127 ? '?' : c);
-                if (clean.Length >= 40)
-                {
-                    break;
-                }
-            }
-
-            return clean.ToString();
         }
     }
 }

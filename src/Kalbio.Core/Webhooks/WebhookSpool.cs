@@ -103,7 +103,7 @@ namespace Kalbio.Core.Webhooks
                     holder = "another listener";
                 }
 
-                throw new WebhookSpoolInUseException($"The spool folder '{folder}' is in use by {holder}. A spool folder serves one listener at a time: stop that one, or give this one its own -SpoolPath.", ex);
+                throw new WebhookSpoolInUseException($"The spool folder '{folder}' is in use by {holder}. A spool folder serves one listener at a time.", ex);
             }
 
             var spool = new WebhookSpool(folder, lockFile, clock);

@@ -67,13 +67,14 @@ namespace Kalbio.PowerShell.Commands
             }
             catch (KalInputException ex)
             {
-                ThrowKalError(ex, ex.Target);
+                string? advice = ex.ErrorId == "IncompleteEnvironmentCredentials" ? "Set both, or pass -ClientId and -ClientSecret." : null;
+                ThrowTerminatingError(KalErrors.ToErrorRecord(ex, ex.Target, advice: advice));
                 return;
             }
 
-            foreach (string warning in connection.Options.SecurityWarnings())
+            foreach (SecurityRisk risk in connection.Options.SecurityRisks())
             {
-                WriteWarning(warning);
+                WriteWarning(KalErrors.WarningFor(risk, connection.BaseUri));
             }
 
             try
@@ -104,7 +105,7 @@ namespace Kalbio.PowerShell.Commands
             KalConnectionOptions options;
             if (ParameterSetName == EnvironmentSet)
             {
-                options = KalConnectionOptions.FromEnvironment(otherwise: "pass -ClientId and -ClientSecret")
+                options = KalConnectionOptions.FromEnvironment()
                     ?? throw new KalInputException(
                         "MissingCredentials",
                         $"No credentials: give -ClientId and -ClientSecret, or -Credential, or set {KalConnectionOptions.ClientIdVariable} and {KalConnectionOptions.ClientSecretVariable}.",
@@ -127,6 +128,7 @@ namespace Kalbio.PowerShell.Commands
             {
                 options.BaseUri = KalConnectionOptions.ParseBaseUri(BaseUri);
                 options.BaseUriSource = BaseUriSource.Parameter;
+                options.BaseUriGivenAs = "-" + nameof(BaseUri);
             }
 
             options.SkipCertificateCheck = SkipCertificateCheck.IsPresent;

@@ -4,7 +4,6 @@ using System.Management.Automation;
 using System.Threading;
 using Kalbio.Core;
 using Kalbio.Core.Api;
-using Kalbio.Core.Http;
 using Kalbio.PowerShell.Client;
 
 namespace Kalbio.PowerShell.Commands
@@ -142,14 +141,10 @@ namespace Kalbio.PowerShell.Commands
 
         private void Download(KalConnection connection, string? fileId)
         {
-            KalRequest request;
-            string name;
-            string path;
+            DownloadTarget target;
             try
             {
-                request = FilesApi.DownloadRequest(connection, fileId, ActivityId, Uri);
-                name = FilesApi.SaveAsName(FileName, fileId ?? FilesApi.LastSegment(request.Uri));
-                path = FilesApi.PathInFolder(_folder!, name);
+                target = connection.Client.PlanDownload(fileId, ActivityId, Uri, _folder!, FileName);
             }
             catch (KalInputException ex)
             {
@@ -157,25 +152,25 @@ namespace Kalbio.PowerShell.Commands
                 return;
             }
 
-            string shown = fileId ?? name;
-            if (NoClobber && File.Exists(path))
+            string shown = fileId ?? target.Name;
+            if (NoClobber && File.Exists(target.Path))
             {
-                WriteKalError(new DestinationExistsException(path), shown);
+                WriteKalError(new DestinationExistsException(target.Path), shown);
                 return;
             }
 
             EnsureFolder();
-            WriteVerbose($"Downloading file '{shown}' from {connection.Http.Describe(request.Uri)} to '{path}'.");
-            var progress = new DownloadProgressReporter(this, ProgressActivityId, $"Downloading {name}");
+            WriteVerbose($"Downloading file '{shown}' from {target.SourceDescription} to '{target.Path}'.");
+            var progress = new DownloadProgressReporter(this, ProgressActivityId, $"Downloading {target.Name}");
             try
             {
-                FileInfo file = Run(cancellation => FilesApi.DownloadAsync(connection, request, path, NoClobber, progress.OnProgress, Log, cancellation));
+                FileInfo file = Run(cancellation => connection.Client.DownloadFileAsync(target, NoClobber, progress.OnProgress, Log, cancellation));
                 WriteObject(AsFileItem(file));
             }
             catch (KalApiException ex)
             {
                 ErrorRecord record = KalErrors.ToErrorRecord(ex, shown, notFoundErrorId: "FileNotFound");
-                record.ErrorDetails = new ErrorDetails($"Cannot download file '{shown}': {ex.Message}");
+                record.ErrorDetails = new ErrorDetails($"Cannot download file '{shown}': {record.Exception.Message}");
                 if (ex.Kind == KalErrorKind.NotFound)
                 {
                     record.ErrorDetails.RecommendedAction = string.IsNullOrEmpty(ActivityId)
@@ -198,7 +193,7 @@ namespace Kalbio.PowerShell.Commands
                 ErrorRecord record = KalErrors.ToErrorRecord(ex, shown);
                 if (!(ex is DestinationExistsException))
                 {
-                    record.ErrorDetails = new ErrorDetails($"Cannot save file '{shown}' as '{path}': {ex.Message}");
+                    record.ErrorDetails = new ErrorDetails($"Cannot save file '{shown}' as '{target.Path}': {ex.Message}");
                 }
 
                 WriteError(record);

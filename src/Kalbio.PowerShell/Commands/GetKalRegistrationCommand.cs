@@ -30,14 +30,10 @@ namespace Kalbio.PowerShell.Commands
 
         protected override void ProcessRecord()
         {
-            string? fileId = string.IsNullOrEmpty(FileId) ? null : FileId;
+            RegistrationRef operation;
             try
             {
-                KalIds.Validate(OperationId, nameof(OperationId));
-                if (fileId != null)
-                {
-                    KalIds.Validate(fileId, nameof(FileId));
-                }
+                operation = RegistrationRef.ToOperation(OperationId, FileId);
             }
             catch (KalInputException ex)
             {
@@ -49,7 +45,7 @@ namespace Kalbio.PowerShell.Commands
             List<RegistrationFile> registrations;
             try
             {
-                registrations = Run(cancellation => RegistrationsApi.GetRegistrationsAsync(connection, OperationId, Log, cancellation));
+                registrations = Run(cancellation => connection.Client.GetRegistrationsAsync(operation, Log, cancellation));
             }
             catch (Exception ex) when (IsKalFailure(ex))
             {
@@ -58,7 +54,7 @@ namespace Kalbio.PowerShell.Commands
             }
 
             IEnumerable<RegistrationFile> selected = registrations;
-            if (fileId != null)
+            if (operation.FileId is string fileId)
             {
                 selected = selected.Where(r => string.Equals(r.FileId, fileId, StringComparison.Ordinal)).ToList();
                 if (!selected.Any())

@@ -99,11 +99,10 @@ namespace Kalbio.PowerShell.Commands
         protected override void ProcessRecord()
         {
             KalConnection connection = ResolvedConnection;
-            KalRequest request;
+            ApiCall call;
             try
             {
-                Uri uri = ApiAddress.WithQuery(ApiAddress.Resolve(connection.BaseUri, Path), _query);
-                request = GenericApi.CreateRequest(HttpMethodName, uri, _body, expectJson: _outFile is null);
+                call = connection.Client.PrepareCall(HttpMethodName, Path, _query, _body, expectJson: _outFile is null);
             }
             catch (KalInputException ex)
             {
@@ -119,24 +118,24 @@ namespace Kalbio.PowerShell.Commands
                 return;
             }
 
-            if (request.Method.Method != "GET" && !ShouldProcess(request.Uri.GetLeftPart(UriPartial.Path), request.Method.Method))
+            if (call.Method != "GET" && !ShouldProcess(call.Address, call.Method))
             {
                 return;
             }
 
             if (_outFile != null)
             {
-                Save(connection, request, _outFile);
+                Save(connection, call, _outFile);
                 return;
             }
 
             ApiResponseMode mode = Raw ? ApiResponseMode.Text : ApiResponseMode.Parsed;
             try
             {
-                using ApiResponse response = Run(cancellation => GenericApi.SendAsync(connection, request, mode, Log, cancellation));
+                using ApiResponse response = Run(cancellation => connection.Client.SendAsync(call, mode, Log, cancellation));
                 SetVariable(StatusCodeVariable, response.StatusCode);
                 SetVariable(ResponseHeadersVariable, response.Headers);
-                WriteResponse(response, request, connection);
+                WriteResponse(response, call);
             }
             catch (Exception ex) when (IsKalFailure(ex))
             {
@@ -149,7 +148,7 @@ namespace Kalbio.PowerShell.Commands
             }
         }
 
-        private void WriteResponse(ApiResponse response, KalRequest request, KalConnection connection)
+        private void WriteResponse(ApiResponse response, ApiCall call)
         {
             if (response.Json != null)
             {
@@ -160,13 +159,12 @@ namespace Kalbio.PowerShell.Commands
                 }
                 catch (JsonShapeException ex)
                 {
-                    string described = connection.Http.Describe(request.Uri);
                     WriteKalError(
                         new KalApiException(
                             KalErrorKind.InvalidResponse,
-                            request.Method.Method,
-                            described,
-                            $"{request.Method} {described} answered JSON that PowerShell objects cannot hold faithfully: {ex.Message}. Use -Raw and parse the text yourself (e.g. ConvertFrom-Json -AsHashtable).",
+                            call.Method,
+                            call.Description,
+                            $"{call.Method} {call.Description} answered JSON that PowerShell objects cannot hold faithfully: {ex.Message}. Use -Raw and parse the text yourself (e.g. ConvertFrom-Json -AsHashtable).",
                             response.StatusCode,
                             innerException: ex),
                         Path);
@@ -196,7 +194,7 @@ namespace Kalbio.PowerShell.Commands
             }
         }
 
-        private void Save(KalConnection connection, KalRequest request, string path)
+        private void Save(KalConnection connection, ApiCall call, string path)
         {
             string? folder = System.IO.Path.GetDirectoryName(path);
             try
@@ -219,7 +217,7 @@ namespace Kalbio.PowerShell.Commands
             var progress = new DownloadProgressReporter(this, ProgressActivityId, $"Saving {name}");
             try
             {
-                FileInfo file = Run(cancellation => FilesApi.DownloadAsync(connection, request, path, noClobber: false, progress.OnProgress, Log, cancellation));
+                FileInfo file = Run(cancellation => connection.Client.SaveAsync(call, path, progress.OnProgress, Log, cancellation));
                 WriteObject(AsFileItem(file));
             }
             catch (Exception ex) when (IsKalFailure(ex))
@@ -229,7 +227,7 @@ namespace Kalbio.PowerShell.Commands
             catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
             {
                 ErrorRecord record = KalErrors.ToErrorRecord(ex, Path);
-                record.ErrorDetails = new ErrorDetails($"Cannot save the response of {request.Method} {connection.Http.Describe(request.Uri)} as '{path}': {ex.Message}");
+                record.ErrorDetails = new ErrorDetails($"Cannot save the response of {call.Method} {call.Description} as '{path}': {ex.Message}");
                 WriteError(record);
             }
             finally

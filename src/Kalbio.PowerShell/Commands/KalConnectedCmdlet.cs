@@ -50,9 +50,9 @@ namespace Kalbio.PowerShell.Commands
 
                 fromEnvironment!.UserAgent = UserAgent.Value;
                 var connection = new KalConnection(fromEnvironment);
-                foreach (string warning in fromEnvironment.SecurityWarnings())
+                foreach (SecurityRisk risk in fromEnvironment.SecurityRisks())
                 {
-                    WriteWarning(warning);
+                    WriteWarning(KalErrors.WarningFor(risk, connection.BaseUri));
                 }
 
                 WriteVerbose($"Connecting to {connection.BaseUri} as client '{connection.ClientId}' from the environment variables.");

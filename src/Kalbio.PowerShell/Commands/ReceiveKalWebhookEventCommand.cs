@@ -182,7 +182,7 @@ namespace Kalbio.PowerShell.Commands
             }
             catch (WebhookSpoolInUseException ex)
             {
-                ThrowTerminatingError(KalErrors.Create("WebhookSpoolInUse", ErrorCategory.ResourceBusy, ex.Message, folder, ex));
+                ThrowTerminatingError(KalErrors.Create("WebhookSpoolInUse", ErrorCategory.ResourceBusy, ex.Message + " Stop that one, or give this one its own -SpoolPath.", folder, ex));
             }
             catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
             {

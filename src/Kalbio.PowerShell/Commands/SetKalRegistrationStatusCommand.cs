@@ -1,6 +1,4 @@
 using System;
-using System.Collections.Generic;
-using System.Linq;
 using System.Management.Automation;
 using Kalbio.Core;
 using Kalbio.Core.Api;
@@ -12,16 +10,8 @@ namespace Kalbio.PowerShell.Commands
     /// <summary>Pushes an intermediate lifecycle status (e.g. validated or validation_failed) for a registration file.</summary>
     [Cmdlet(VerbsCommon.Set, "KalRegistrationStatus", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
     [OutputType(typeof(RegistrationFile))]
-    public sealed class SetKalRegistrationStatusCommand : KalConnectedCmdlet
+    public sealed class SetKalRegistrationStatusCommand : KalRegistrationCmdlet
     {
-        [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
-        [Alias("operation_id")]
-        public string OperationId { get; set; } = string.Empty;
-
-        [Parameter(Mandatory = true, Position = 1, ValueFromPipelineByPropertyName = true)]
-        [Alias("file_id")]
-        public string FileId { get; set; } = string.Empty;
-
         // Deliberately not bound from the pipeline: a piped registration's Status is its current state, not the new one.
         [Parameter(Mandatory = true, Position = 2)]
         [ValidateSet(RegistrationStatus.Pending, RegistrationStatus.Validated, RegistrationStatus.ValidationFailed, RegistrationStatus.Submitted, RegistrationStatus.Completed, RegistrationStatus.Failed)]
@@ -38,11 +28,15 @@ namespace Kalbio.PowerShell.Commands
 
         protected override void ProcessRecord()
         {
+            RegistrationRef? registration = Registration();
+            if (registration is null)
+            {
+                return;
+            }
+
             string status;
             try
             {
-                KalIds.Validate(OperationId, nameof(OperationId));
-                KalIds.Validate(FileId, nameof(FileId));
                 status = RegistrationStatus.Normalize(Status);
             }
             catch (KalInputException ex)
@@ -51,7 +45,7 @@ namespace Kalbio.PowerShell.Commands
                 return;
             }
 
-            if (!ShouldProcess($"file '{FileId}' in operation '{OperationId}'", $"Set registration status to '{status}'"))
+            if (!ShouldProcess(registration.ToString(), $"Set registration status to '{status}'"))
             {
                 return;
             }
@@ -61,14 +55,8 @@ namespace Kalbio.PowerShell.Commands
             {
                 RegistrationFile? updated = Run(async cancellation =>
                 {
-                    await RegistrationsApi.SetStatusAsync(connection, OperationId, FileId, status, Message, Log, cancellation).ConfigureAwait(false);
-                    if (!PassThru)
-                    {
-                        return null;
-                    }
-
-                    List<RegistrationFile> all = await RegistrationsApi.GetRegistrationsAsync(connection, OperationId, Log, cancellation).ConfigureAwait(false);
-                    return all.FirstOrDefault(r => string.Equals(r.FileId, FileId, StringComparison.Ordinal));
+                    await connection.Client.SetStatusAsync(registration, status, Message, Log, cancellation).ConfigureAwait(false);
+                    return PassThru ? await connection.Client.FindRegistrationAsync(registration, Log, cancellation).ConfigureAwait(false) : null;
                 });
 
                 if (PassThru)

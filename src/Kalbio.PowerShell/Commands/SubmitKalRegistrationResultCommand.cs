@@ -36,6 +36,7 @@ namespace Kalbio.PowerShell.Commands
         private readonly Stopwatch _elapsed = new Stopwatch();
         private readonly Stopwatch _sinceProgress = new Stopwatch();
         private ResultsPayloadBuilder? _builder;
+        private RegistrationRef? _registration;
         private RecordRowReader? _rowReader;
         private UnknownStatusWarnings? _statusWarnings;
         private UnreadRows? _unreadRows;
@@ -126,8 +127,7 @@ namespace Kalbio.PowerShell.Commands
 
             try
             {
-                KalIds.Validate(OperationId, nameof(OperationId));
-                KalIds.Validate(FileId, nameof(FileId));
+                _registration = RegistrationRef.To(OperationId, FileId);
                 _builder = new ResultsPayloadBuilder(
                     Status.ToLowerInvariant(),
                     ErrorMessage,
@@ -155,7 +155,7 @@ namespace Kalbio.PowerShell.Commands
                 KalConnection connection = ResolvedConnection;
                 CancellationToken cancellation = Cancellation;
                 IKalLog log = Log;
-                _connecting = Task.Run(() => connection.ConnectAsync(log, cancellation), cancellation);
+                _connecting = Task.Run(() => connection.Client.ConnectAsync(log, cancellation), cancellation);
                 _connecting.ContinueWith(t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
             }
         }
@@ -222,7 +222,7 @@ namespace Kalbio.PowerShell.Commands
             catch (KalInputException ex)
             {
                 EndProgress();
-                ThrowTerminatingError(new ErrorRecord(ex, ex.ErrorId, ErrorCategory.InvalidData, Target));
+                ThrowTerminatingError(new ErrorRecord(KalErrors.Advised(ex), ex.ErrorId, ErrorCategory.InvalidData, Target));
                 return;
             }
             finally
@@ -259,7 +259,7 @@ namespace Kalbio.PowerShell.Commands
                             await _connecting.ConfigureAwait(false);
                         }
 
-                        await RegistrationApi.SubmitResultsAsync(connection, OperationId, FileId, payload, ReportSent, Log, cancellation).ConfigureAwait(false);
+                        await connection.Client.SubmitResultsAsync(_registration!, payload, ReportSent, Log, cancellation).ConfigureAwait(false);
                     });
                 }
                 catch (Exception ex) when (IsKalFailure(ex))
