@@ -1,8 +1,9 @@
 namespace Kalbio.Core
 {
     /// <summary>
-    /// Where the client core reports what it does. Calls may come from any thread; the cmdlet layer queues them
-    /// and writes them on the pipeline thread.
+    /// Where the client core reports what it does. Calls may come from any thread; the cmdlet layer queues them in
+    /// order with the items the work emits (a call may wait while that bounded queue is full) and writes them on the
+    /// pipeline thread.
     /// </summary>
     internal interface IKalLog
     {

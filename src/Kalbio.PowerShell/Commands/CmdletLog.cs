@@ -1,23 +1,23 @@
-using System.Collections.Concurrent;
-using System.Management.Automation;
+using System.Threading;
 using Kalbio.Core;
 
 namespace Kalbio.PowerShell.Commands
 {
     /// <summary>
-    /// Collects the core's messages from whatever thread they come on; <see cref="Drain"/> writes them on the
-    /// pipeline thread, the only thread allowed to call Write*.
+    /// Puts the core's messages, from whatever thread they come on, into the cmdlet's <see cref="PipelinePump"/>, in
+    /// order with its items and progress; the pipeline thread, the only thread allowed to call Write*, writes them.
     /// </summary>
     internal sealed class CmdletLog : IKalLog
     {
-        private enum Stream { Verbose, Debug, Warning }
+        private readonly PipelinePump _pump;
+        private readonly CancellationToken _stopping;
 
-        private readonly ConcurrentQueue<(Stream Stream, string Text)> _messages = new ConcurrentQueue<(Stream, string)>();
-
-        public CmdletLog(bool verbose, bool debug)
+        public CmdletLog(PipelinePump pump, bool verbose, bool debug, CancellationToken stopping)
         {
+            _pump = pump;
             IsVerboseEnabled = verbose;
             IsDebugEnabled = debug;
+            _stopping = stopping;
         }
 
         public bool IsVerboseEnabled { get; }
@@ -28,7 +28,7 @@ namespace Kalbio.PowerShell.Commands
         {
             if (IsVerboseEnabled)
             {
-                _messages.Enqueue((Stream.Verbose, message));
+                _pump.Message(PipelineActionKind.Verbose, message, _stopping);
             }
         }
 
@@ -36,29 +36,10 @@ namespace Kalbio.PowerShell.Commands
         {
             if (IsDebugEnabled)
             {
-                _messages.Enqueue((Stream.Debug, message));
+                _pump.Message(PipelineActionKind.Debug, message, _stopping);
             }
         }
 
-        public void Warning(string message) => _messages.Enqueue((Stream.Warning, message));
-
-        public void Drain(Cmdlet cmdlet)
-        {
-            while (_messages.TryDequeue(out (Stream Stream, string Text) message))
-            {
-                switch (message.Stream)
-                {
-                    case Stream.Verbose:
-                        cmdlet.WriteVerbose(message.Text);
-                        break;
-                    case Stream.Debug:
-                        cmdlet.WriteDebug(message.Text);
-                        break;
-                    default:
-                        cmdlet.WriteWarning(message.Text);
-                        break;
-                }
-            }
-        }
+        public void Warning(string message) => _pump.Message(PipelineActionKind.Warning, message, _stopping);
     }
 }

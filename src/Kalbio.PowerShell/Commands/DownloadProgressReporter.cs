@@ -1,5 +1,4 @@
 using System;
-using System.Globalization;
 using System.Management.Automation;
 using System.Threading;
 using Kalbio.Core.Api;
@@ -48,12 +47,12 @@ namespace Kalbio.PowerShell.Commands
             }
 
             Volatile.Write(ref _shown, 1);
-            string received = FormatBytes(progress.BytesReceived);
-            string rate = progress.BytesPerSecond > 0 ? $" ({FormatBytes((long)progress.BytesPerSecond)}/s)" : string.Empty;
+            string received = ByteSize.Format(progress.BytesReceived);
+            string rate = progress.BytesPerSecond > 0 ? $" ({ByteSize.Format((long)progress.BytesPerSecond)}/s)" : string.Empty;
             var record = new ProgressRecord(
                 _activityId,
                 _activity,
-                progress.TotalBytes is long total ? $"{received} of {FormatBytes(total)}{rate}" : $"{received}{rate}");
+                progress.TotalBytes is long total ? $"{received} of {ByteSize.Format(total)}{rate}" : $"{received}{rate}");
             if (progress.PercentComplete is int percent)
             {
                 record.PercentComplete = percent;
@@ -64,20 +63,6 @@ namespace Kalbio.PowerShell.Commands
             }
 
             _cmdlet.PostProgress(record);
-        }
-
-        private static string FormatBytes(long bytes)
-        {
-            string[] units = { "B", "KB", "MB", "GB", "TB" };
-            double value = bytes;
-            int unit = 0;
-            while (value >= 1024 && unit < units.Length - 1)
-            {
-                value /= 1024;
-                unit++;
-            }
-
-            return unit == 0 ? $"{bytes} B" : string.Format(CultureInfo.CurrentCulture, "{0:0.0} {1}", value, units[unit]);
         }
     }
 }

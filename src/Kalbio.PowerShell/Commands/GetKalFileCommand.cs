@@ -17,7 +17,7 @@ namespace Kalbio.PowerShell.Commands
     [OutputType(typeof(FileInfo))]
     public sealed class GetKalFileCommand : KalConnectedCmdlet
     {
-        private const int ProgressActivityId = 0x4B616C;
+        private const int ProgressActivityId = (int)ProgressActivity.GetKalFile;
 
 
         private string? _folder;

@@ -23,7 +23,7 @@ namespace Kalbio.PowerShell.Commands
     {
         private const string ResponseSet = "Response";
         private const string OutFileSet = "OutFile";
-        private const int ProgressActivityId = 0x4B616D;
+        private const int ProgressActivityId = (int)ProgressActivity.InvokeKalApiRequest;
 
 
         private byte[]? _body;

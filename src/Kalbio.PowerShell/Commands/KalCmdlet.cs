@@ -1,6 +1,4 @@
 using System;
-using System.Collections.Concurrent;
-using System.Diagnostics;
 using System.Management.Automation;
 using System.Reflection;
 using System.Runtime.ExceptionServices;
@@ -12,24 +10,26 @@ using Kalbio.Core.Webhooks;
 namespace Kalbio.PowerShell.Commands
 {
     /// <summary>
-    /// The base of every Kalbio cmdlet: cancellation on Ctrl+C, the core's messages written on the pipeline thread,
-    /// throttled progress, and ErrorRecords built one way.
+    /// The base of every Kalbio cmdlet: cancellation on Ctrl+C, the core's messages, progress (throttled) and items
+    /// written on the pipeline thread in the order they came, and ErrorRecords built one way.
     /// </summary>
     public abstract class KalCmdlet : PSCmdlet, IDisposable
     {
-        private static readonly TimeSpan PumpInterval = TimeSpan.FromMilliseconds(50);
-        private static readonly TimeSpan ProgressInterval = TimeSpan.FromSeconds(1);
         private static readonly TimeSpan AbandonWait = TimeSpan.FromSeconds(5);
 
         private readonly CancellationTokenSource _stopping = new CancellationTokenSource();
-        private readonly Stopwatch _sinceProgress = new Stopwatch();
+        private readonly PipelinePump _pump;
         private CmdletLog? _log;
-        private ProgressRecord? _pendingProgress;
+
+        protected KalCmdlet() => _pump = new PipelinePump(this);
 
         /// <summary>Cancelled when the user presses Ctrl+C or the pipeline is stopped.</summary>
         protected CancellationToken Cancellation => _stopping.Token;
 
-        internal IKalLog Log => _log ??= new CmdletLog(IsStreamEnabled("Verbose"), IsStreamEnabled("Debug"));
+        internal IKalLog Log => _log ??= new CmdletLog(_pump, IsStreamEnabled("Verbose"), IsStreamEnabled("Debug"), Cancellation);
+
+        /// <summary>The queue the core's messages, progress and items go through to the pipeline thread.</summary>
+        internal PipelinePump Pump => _pump;
 
         protected override void StopProcessing() => _stopping.Cancel();
 
@@ -49,66 +49,42 @@ namespace Kalbio.PowerShell.Commands
 
         /// <summary>
         /// Runs core work that may also produce items as it goes (from any thread): the pipeline thread writes the
-        /// core's messages and progress, and hands each item to <paramref name="emit"/> as soon as it arrives. If
-        /// emitting fails (the pipeline is stopped, or a later command throws), the core work is cancelled and awaited
-        /// briefly before the exception goes on. An item that is an <see cref="IPipelineHandoff"/> learns its fate:
-        /// written once <paramref name="emit"/> returned from it, failed if it threw or the item was never emitted.
+        /// core's messages, progress and items in the order they were posted, handing each item to
+        /// <paramref name="emit"/>. Posting an item waits while the pump's queue is full (await it; it is cancelled
+        /// when the cmdlet stops, and the item is then never written). If emitting fails (the pipeline is stopped, or
+        /// a later command throws), the core work is cancelled and awaited briefly before the exception goes on. An
+        /// item that is an <see cref="IPipelineHandoff"/> learns its fate: written once <paramref name="emit"/>
+        /// returned from it, failed if it threw or the item was never emitted.
         /// </summary>
-        internal T RunEmitting<TItem, T>(Func<CancellationToken, Action<TItem>, Task<T>> operation, Action<TItem> emit)
+        internal T RunEmitting<TItem, T>(Func<CancellationToken, Func<TItem, Task>, Task<T>> operation, Action<TItem> emit)
         {
-            CmdletLog log = (CmdletLog)Log;
-            var items = new ConcurrentQueue<TItem>();
-            using var arrived = new SemaphoreSlim(0);
+            // Made here, on the pipeline thread: it reads the preference variables.
+            _ = Log;
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(Cancellation);
-            Task<T> task = Task.Run(() => operation(stop.Token, item =>
-            {
-                items.Enqueue(item);
-                arrived.Release();
-            }));
-            WaitHandle[] wakeUps = { ((IAsyncResult)task).AsyncWaitHandle, arrived.AvailableWaitHandle };
+            int run = _pump.BeginRun();
+            CancellationToken stopToken = stop.Token;
+            Task<T> task = Task.Run(() => operation(stopToken, item => Post(run, item, stopToken)));
             try
             {
-                while (!task.IsCompleted)
-                {
-                    WaitHandle.WaitAny(wakeUps, PumpInterval);
-                    while (arrived.Wait(0))
-                    {
-                        // One wake-up is enough for every item queued so far.
-                    }
-
-                    log.Drain(this);
-                    while (items.TryDequeue(out TItem item))
-                    {
-                        Emit(item, emit);
-                        log.Drain(this);
-                    }
-
-                    WritePendingProgress(force: false);
-                }
-
-                log.Drain(this);
+                _pump.Pump(task, item => Emit((TItem)item!, emit));
                 if (Cancellation.IsCancellationRequested && (task.IsCanceled || task.Exception?.GetBaseException() is OperationCanceledException))
                 {
                     throw new PipelineStoppedException();
-                }
-
-                while (items.TryDequeue(out TItem item))
-                {
-                    Emit(item, emit);
                 }
 
                 return task.GetAwaiter().GetResult();
             }
             finally
             {
-                while (items.TryDequeue(out TItem left))
+                foreach (object? left in _pump.EndRun())
                 {
                     (left as IPipelineHandoff)?.Failed();
                 }
 
+                // Also releases posts still waiting for room, so that their items learn they were never written.
+                stop.Cancel();
                 if (!task.IsCompleted)
                 {
-                    stop.Cancel();
                     try
                     {
                         task.Wait(AbandonWait);
@@ -117,6 +93,22 @@ namespace Kalbio.PowerShell.Commands
                     {
                         // Cancelled on the way out; the exception that ended the pipeline is what matters.
                     }
+                }
+            }
+        }
+
+        private async Task Post<TItem>(int run, TItem item, CancellationToken stopping)
+        {
+            bool queued = false;
+            try
+            {
+                queued = await _pump.PostItemAsync(run, item, stopping).ConfigureAwait(false);
+            }
+            finally
+            {
+                if (!queued)
+                {
+                    (item as IPipelineHandoff)?.Failed();
                 }
             }
         }
@@ -174,15 +166,10 @@ namespace Kalbio.PowerShell.Commands
         }
 
         /// <summary>Queues a progress update from any thread; at most one a second reaches the host.</summary>
-        internal void PostProgress(ProgressRecord record) => Interlocked.Exchange(ref _pendingProgress, record);
+        internal void PostProgress(ProgressRecord record) => _pump.Progress(record);
 
         /// <summary>Writes the final state of an activity (call on the pipeline thread).</summary>
-        internal void CompleteProgress(ProgressRecord record)
-        {
-            Interlocked.Exchange(ref _pendingProgress, null);
-            record.RecordType = ProgressRecordType.Completed;
-            WriteProgress(record);
-        }
+        internal void CompleteProgress(ProgressRecord record) => _pump.CompleteProgress(record);
 
         internal void WriteKalError(Exception exception, object? target, string? notFoundErrorId = null) =>
             WriteError(KalErrors.ToErrorRecord(exception, target, notFoundErrorId));
@@ -195,6 +182,7 @@ namespace Kalbio.PowerShell.Commands
         public void Dispose()
         {
             Release();
+            _pump.Dispose();
             _stopping.Dispose();
             GC.SuppressFinalize(this);
         }
@@ -202,21 +190,6 @@ namespace Kalbio.PowerShell.Commands
         /// <summary>Frees what the command holds; runs on every exit path (end, error, Ctrl+C) when PowerShell disposes it.</summary>
         protected virtual void Release()
         {
-        }
-
-        private void WritePendingProgress(bool force)
-        {
-            if (_pendingProgress is null || (!force && _sinceProgress.IsRunning && _sinceProgress.Elapsed < ProgressInterval))
-            {
-                return;
-            }
-
-            ProgressRecord? record = Interlocked.Exchange(ref _pendingProgress, null);
-            if (record != null)
-            {
-                WriteProgress(record);
-                _sinceProgress.Restart();
-            }
         }
 
         /// <summary>False under -ProgressAction or $ProgressPreference SilentlyContinue/Ignore: then post no progress at all.</summary>

@@ -98,27 +98,27 @@ namespace Kalbio.PowerShell.Commands
         {
             _index++;
             PSObject? row = InputObject;
-            string? recordId = RecordRowReader.NonEmpty(RecordId);
-            string? status = RecordRowReader.NonEmpty(Status);
-            string? errorMessage = RecordRowReader.NonEmpty(ErrorMessage);
+            var given = new RecordFields
+            {
+                RecordId = RecordRowReader.NonEmpty(RecordId),
+                Status = RecordRowReader.NonEmpty(Status),
+                ErrorMessage = RecordRowReader.NonEmpty(ErrorMessage),
+            };
             try
             {
-                IDictionary? data = _reader!.Read(row, ref recordId, ref status, ref errorMessage);
-                recordId = RecordRowReader.NonEmpty(recordId);
-                status = RecordRowReader.NonEmpty(status);
-                errorMessage = RecordRowReader.NonEmpty(errorMessage);
-                if (recordId is null)
+                RecordFields fields = row is null ? _reader!.WithoutRow(given) : _reader!.Read(row, given);
+                if (fields.RecordId is null)
                 {
-                    throw new RecordProblem("RecordIdMissing", "has no record id. Give -RecordId, or pipe objects with a RecordId or record_id property.", null);
+                    throw new RecordProblem("RecordIdMissing", "has no record id. Give -RecordId, or pipe objects with a RecordId or record_id property.");
                 }
 
-                if (status is null)
+                if (fields.Status is null)
                 {
-                    throw new RecordProblem("RecordStatusMissing", "has no status. Give -Status (matched, not_found, created, error, ...), or pipe objects with a Status property.", null);
+                    throw new RecordProblem("RecordStatusMissing", "has no status. Give -Status (matched, not_found, created, error, ...), or pipe objects with a Status property.");
                 }
 
-                _statusWarnings!.Check(status);
-                WriteObject(new KalRecordResult(recordId, status, data, errorMessage));
+                _statusWarnings!.Check(fields.Status);
+                WriteObject(new KalRecordResult(fields.RecordId, fields.Status, (IDictionary?)fields.Data, fields.ErrorMessage));
             }
             catch (RecordProblem problem)
             {
@@ -127,7 +127,7 @@ namespace Kalbio.PowerShell.Commands
                 // A Submit-KalRegistrationResult further down this pipeline refuses to send because of this row, even
                 // when this error is silenced (-ErrorAction SilentlyContinue).
                 UnreadRows.Report(problem.ErrorId, message);
-                WriteError(KalErrors.Create(problem.ErrorId, ErrorCategory.InvalidData, message, row ?? (object?)recordId));
+                WriteError(KalErrors.Create(problem.ErrorId, ErrorCategory.InvalidData, message, row ?? (object?)given.RecordId));
             }
         }
     }

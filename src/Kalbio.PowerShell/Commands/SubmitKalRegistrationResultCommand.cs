@@ -30,7 +30,7 @@ namespace Kalbio.PowerShell.Commands
         private const string RecordSet = "Record";
         private const string PathSet = "Path";
         private const string LiteralPathSet = "LiteralPath";
-        private const int ProgressActivityId = 0x4b616c;
+        private const int ProgressActivityId = (int)ProgressActivity.SubmitKalRegistrationResult;
         private const string Activity = "Submitting registration results";
 
         private readonly Stopwatch _elapsed = new Stopwatch();
@@ -175,7 +175,7 @@ namespace Kalbio.PowerShell.Commands
                 KalInputException? problem;
                 try
                 {
-                    RecordFields fields = _rowReader is null ? RecordInput.Read(item) : ReadRow(item);
+                    RecordFields fields = (_rowReader ?? RecordRowReader.RecordResults).Read(item);
                     if (fields.Status != null && !((item is PSObject wrapped ? wrapped.BaseObject : item) is KalRecordResult))
                     {
                         // New-KalRecordResult has already warned about its own results.
@@ -354,20 +354,6 @@ namespace Kalbio.PowerShell.Commands
             }
         }
 
-        /// <summary>A row of the pipeline read as New-KalRecordResult -DataProperty reads it.</summary>
-        [MethodImpl(HotPath.Optimize)]
-        private RecordFields ReadRow(object? item)
-        {
-            if (item is null)
-            {
-                throw new RecordProblem("RecordResultEmpty", "is empty ($null), not a record result.", null);
-            }
-
-            string? recordId = null, status = null, errorMessage = null;
-            object? data = _rowReader!.Read(item as PSObject ?? PSObject.AsPSObject(item), ref recordId, ref status, ref errorMessage);
-            return new RecordFields { RecordId = recordId, Status = status, Data = data, ErrorMessage = errorMessage };
-        }
-
         /// <summary>
         /// Nothing goes out unless everything is valid, across the pipeline: rows that New-KalRecordResult could not
         /// turn into results refuse the submission as if they had been piped here, and piped input that produced no
@@ -427,16 +413,6 @@ namespace Kalbio.PowerShell.Commands
         private static string Plural(int count, string noun) =>
             count == 1 ? "1 " + noun : count.ToString("N0", CultureInfo.InvariantCulture) + " " + noun + "s";
 
-        internal static string Size(long bytes)
-        {
-            if (bytes < 1024)
-            {
-                return bytes.ToString(CultureInfo.InvariantCulture) + " bytes";
-            }
-
-            return bytes < 1024 * 1024
-                ? (bytes / 1024.0).ToString("0.#", CultureInfo.InvariantCulture) + " KB"
-                : (bytes / (1024.0 * 1024)).ToString("0.#", CultureInfo.InvariantCulture) + " MB";
-        }
+        private static string Size(long bytes) => ByteSize.Format(bytes);
     }
 }
