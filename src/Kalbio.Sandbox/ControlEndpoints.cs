@@ -176,7 +176,13 @@ internal sealed class ControlEndpoints
     private async Task SendWebhookAsync(HttpContext context)
     {
         WebhookSendRequest request = await ReadAsync<WebhookSendRequest>(context).ConfigureAwait(false);
-        WebhookDelivery delivery = await _state.SendWebhookAsync(request.OperationId, request.FileId, request.Url, context.RequestAborted).ConfigureAwait(false);
+        if (request.TimeoutSeconds is double seconds && !(seconds > 0 && seconds <= 3600))
+        {
+            throw new SandboxException(400, "bad_request", "timeout_seconds must be more than 0 and at most 3600");
+        }
+
+        TimeSpan? timeout = request.TimeoutSeconds is double given ? TimeSpan.FromSeconds(given) : null;
+        WebhookDelivery delivery = await _state.SendWebhookAsync(request.OperationId, request.FileId, request.Url, timeout, context.RequestAborted).ConfigureAwait(false);
         if (delivery.Status is int status)
         {
             await SandboxJson.WriteAsync(context, 200, new WebhookSendResult(status)).ConfigureAwait(false);
@@ -228,6 +234,9 @@ internal sealed class ControlEndpoints
         public string OperationId { get; set; } = "";
         public string FileId { get; set; } = "";
         public string? Url { get; set; }
+
+        /// <summary>How long to wait for the listener's answer; the sender's usual 10 s when absent.</summary>
+        public double? TimeoutSeconds { get; set; }
     }
 
     private sealed record WebhookSendResult(int Status);

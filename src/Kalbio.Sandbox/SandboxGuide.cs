@@ -63,7 +63,7 @@ internal static class SandboxGuide
         server.State.CreateRegistration(DemoData.OperationId, DemoData.FileId);
         while (!ct.IsCancellationRequested)
         {
-            WebhookDelivery delivery = await server.State.SendWebhookAsync(DemoData.OperationId, DemoData.FileId, webhookUrl, ct).ConfigureAwait(false);
+            WebhookDelivery delivery = await server.State.SendWebhookAsync(DemoData.OperationId, DemoData.FileId, webhookUrl, ct: ct).ConfigureAwait(false);
             if (delivery.Status is int status)
             {
                 output.WriteLine(status is >= 200 and < 300

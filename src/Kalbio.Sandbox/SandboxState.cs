@@ -245,7 +245,7 @@ public sealed class SandboxState : IDisposable
     }
 
     /// <summary>Delivers a registration_submitted event now to <paramref name="url"/> or the configured webhook URL.</summary>
-    public Task<WebhookDelivery> SendWebhookAsync(string operationId, string fileId, string? url = null, CancellationToken ct = default)
+    public Task<WebhookDelivery> SendWebhookAsync(string operationId, string fileId, string? url = null, TimeSpan? timeout = null, CancellationToken ct = default)
     {
         SandboxFile file = Files.Find(fileId) ?? throw FileNotFound(fileId);
         string? target = string.IsNullOrEmpty(url) ? Config.WebhookUrl : url;
@@ -259,7 +259,7 @@ public sealed class SandboxState : IDisposable
             throw new SandboxException(400, "bad_request", "url must be an absolute URL");
         }
 
-        return Webhooks.DeliverAsync(target, operationId, file, ct);
+        return Webhooks.DeliverAsync(target, operationId, file, ct, timeout);
     }
 
     public void Dispose() => Webhooks.Dispose();

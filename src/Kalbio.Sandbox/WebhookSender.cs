@@ -23,7 +23,7 @@ internal sealed record WebhookEvent(string EventType, string EventId, DateTime C
 /// <summary>POSTs registration_submitted events and records each delivery; failures are recorded, never thrown.</summary>
 internal sealed class WebhookSender : IDisposable
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(10);
 
     private readonly SandboxState _state;
     private readonly HttpClient _http;
@@ -68,14 +68,15 @@ internal sealed class WebhookSender : IDisposable
             TaskScheduler.Default);
     }
 
-    public async Task<WebhookDelivery> DeliverAsync(string url, string operationId, SandboxFile file, CancellationToken ct)
+    public async Task<WebhookDelivery> DeliverAsync(string url, string operationId, SandboxFile file, CancellationToken ct, TimeSpan? timeout = null)
     {
         string body = JsonSerializer.Serialize(BuildEvent(operationId, file), SandboxJson.Options);
         SandboxConfig config = _state.Config;
         int? status = null;
         string? error = null;
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct, _stopping.Token);
-        timeout.CancelAfter(Timeout);
+        TimeSpan wait = timeout ?? DefaultTimeout;
+        using var expiry = CancellationTokenSource.CreateLinkedTokenSource(ct, _stopping.Token);
+        expiry.CancelAfter(wait);
         try
         {
             using var request = new HttpRequestMessage(HttpMethod.Post, url)
@@ -93,12 +94,12 @@ internal sealed class WebhookSender : IDisposable
                 }
             }
 
-            using HttpResponseMessage response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
+            using HttpResponseMessage response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, expiry.Token).ConfigureAwait(false);
             status = (int)response.StatusCode;
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested && !_stopping.IsCancellationRequested)
         {
-            error = $"timed out after {Timeout.TotalSeconds:0} s";
+            error = $"timed out after {wait.TotalSeconds:0.###} s";
         }
         catch (Exception ex)
         {

@@ -78,7 +78,9 @@ BeforeAll {
         $listener = Start-Workflow @{ Port = $port; Count = 1; TimeoutSec = 60 }
         try {
             Wait-Until { Test-LocalPortListening $port } -Because "the workflow should listen on port $port"
-            (Invoke-Sandbox $script:Sandbox POST webhooks/send @{ operation_id = $OperationId; file_id = $FileId; url = "http://127.0.0.1:$port/" }).status | Should -Be 202
+            # The example answers only once the registration is final, which can take its retries and waits (over 10 s).
+            $send = @{ operation_id = $OperationId; file_id = $FileId; url = "http://127.0.0.1:$port/"; timeout_seconds = 60 }
+            (Invoke-Sandbox $script:Sandbox POST webhooks/send $send).status | Should -Be 202
             Wait-Workflow $listener
         } finally {
             if (-not $listener.Process.HasExited) { $listener.Process.Kill($true) }

@@ -147,6 +147,25 @@ Describe 'Receive-KalWebhookEvent with the sandbox sending' {
         (Invoke-Sandbox $script:Sandbox GET webhooks).status | Should -Be 202
     }
 
+    It "the sandbox waits timeout_seconds for a listener's answer, then reports the delivery as timed out" {
+        # A socket that accepts and never answers: the sandbox must give up after the time it was given.
+        $silent = [System.Net.Sockets.TcpListener]::new([System.Net.IPAddress]::Loopback, 0)
+        $silent.Start()
+        try {
+            $url = "http://127.0.0.1:$($silent.LocalEndpoint.Port)/"
+            $timedOut = { Invoke-Sandbox $script:Sandbox POST webhooks/send @{ operation_id = 'op-1'; file_id = 'f1'; url = $url; timeout_seconds = 1 } } |
+                Should -Throw -PassThru
+            $timedOut.Exception.Response.StatusCode | Should -Be 502
+            $timedOut.ErrorDetails.Message | Should -BeLike '*timed out after 1 s*'
+            $refused = { Invoke-Sandbox $script:Sandbox POST webhooks/send @{ operation_id = 'op-1'; file_id = 'f1'; url = $url; timeout_seconds = 0 } } |
+                Should -Throw -PassThru
+            $refused.Exception.Response.StatusCode | Should -Be 400
+            $refused.ErrorDetails.Message | Should -BeLike '*timeout_seconds must be more than 0*'
+        } finally {
+            $silent.Stop()
+        }
+    }
+
     It 'answers 401 to a delivery without the secret and keeps listening' {
         Invoke-Sandbox $script:Sandbox POST config @{ webhook_url = "http://127.0.0.1:$($script:Port)/" } | Out-Null
         $script:Receiver = Start-Receiver "-Port $($script:Port) -RequiredHeader @{ 'X-Webhook-Secret' = 'pester-secret' } -TimeoutSec 60"

@@ -114,7 +114,9 @@ namespace Kalbio.PowerShell.Commands
                     using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellation, timeout.Token);
                     try
                     {
-                        await listener.RunAsync(e => post(e), ex => post(ex), linked.Token).ConfigureAwait(false);
+                        // The post's task is not awaited: each delivery awaits its handoff, which the pump fails if
+                        // the event never reaches the queue, so the listener gets its backpressure there.
+                        await listener.RunAsync(e => _ = post(e), ex => _ = post(ex), linked.Token).ConfigureAwait(false);
                         return false;
                     }
                     catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellation.IsCancellationRequested)
