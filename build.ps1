@@ -4,8 +4,9 @@
     Builds, tests, packages and demonstrates the Kalbio PowerShell module.
 .DESCRIPTION
     Build    compiles the solution and assembles the importable module in out/Kalbio and the sandbox in out/sandbox.
-    Test     Build, then the xunit tests, then the Pester tests (in a child pwsh that imports out/Kalbio);
-             exits non-zero when any test fails.
+    Test     Build, then the style check (dotnet format --verify-no-changes, as .editorconfig says), the xunit tests,
+             then the Pester tests (in a child pwsh that imports out/Kalbio); exits non-zero when any of them fails.
+    Format   applies .editorconfig to the C# sources (dotnet format), so the Test task's style check passes.
     Sandbox  Build, then runs the local Kaleidoscope API emulator in the foreground (Ctrl+C stops it) and prints the
              credentials, the seeded file and operation ids and the line to connect with; with -WebhookUrl it sends the
              demo file's registration_submitted event there once a listener answers. See docs/sandbox.md.
@@ -19,7 +20,7 @@
 #>
 [CmdletBinding()]
 param(
-    [ValidateSet('Build', 'Test', 'Sandbox', 'Demo', 'Package', 'Clean')]
+    [ValidateSet('Build', 'Test', 'Format', 'Sandbox', 'Demo', 'Package', 'Clean')]
     [string[]] $Task = 'Build',
 
     [ValidateSet('Debug', 'Release')]
@@ -32,7 +33,7 @@ param(
     # answers (e.g. http://127.0.0.1:8080/kaleidoscope/events for the README's quick start).
     [string] $WebhookUrl,
 
-    # Runs only the Pester files whose names match (e.g. Connection); xunit is skipped when given.
+    # Runs only the Pester files whose names match (e.g. Connection); the style check and xunit are skipped when given.
     [string] $PesterFilter
 )
 
@@ -128,6 +129,19 @@ function Read-TrxCounts([string] $Path) {
     }
 }
 
+# dotnet format over the solution: -Verify only reports what differs from .editorconfig (and fails on it).
+function Invoke-Format([switch] $Verify) {
+    $arguments = @('format', (Join-Path $Root 'Kalbio.PowerShell.sln'))
+    # Under Test the build has restored the solution already.
+    if ($Verify) { $arguments += @('--no-restore', '--verify-no-changes', '--verbosity', 'quiet') }
+    & dotnet @arguments
+    if ($LASTEXITCODE -ne 0) {
+        if ($Verify) { Write-Host 'The C# sources differ from .editorconfig (above); ./build.ps1 -Task Format fixes them.' -ForegroundColor Red }
+        return $false
+    }
+    return $true
+}
+
 function Invoke-Test {
     Import-Module (Join-Path $Root 'tools/TestSuites.psm1') -Force
     Invoke-Package
@@ -137,6 +151,9 @@ function Invoke-Test {
     $failedSuites = [Collections.Generic.List[string]]::new()
 
     if (-not $PesterFilter) {
+        Write-Host "`n=== style ===" -ForegroundColor Cyan
+        if (Invoke-Format -Verify) { Write-Host 'The C# sources follow .editorconfig.' } else { $failedSuites.Add('style') }
+
         Write-Host "`n=== xunit ===" -ForegroundColor Cyan
         Invoke-XunitSuite -Project $TestProject -Configuration $Configuration -ResultsDirectory $ResultsOut | Out-Host
         if ($LASTEXITCODE -ne 0) { $failedSuites.Add('xunit') }
@@ -193,6 +210,7 @@ foreach ($name in $Task) {
         'Clean' { Invoke-Clean }
         'Build' { Invoke-Build }
         'Test' { Invoke-Test }
+        'Format' { if (-not (Invoke-Format)) { throw 'dotnet format failed (above).' } }
         'Sandbox' { Invoke-Sandbox }
         'Demo' { Invoke-Demo }
         'Package' { Invoke-Package }

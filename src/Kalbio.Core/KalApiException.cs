@@ -9,7 +9,7 @@ namespace Kalbio.Core
     /// </summary>
     public sealed class KalApiException : Exception
     {
-        public KalApiException(
+        internal KalApiException(
             KalErrorKind kind,
             string method,
             string requestPath,
@@ -18,9 +18,11 @@ namespace Kalbio.Core
             string? serverMessage = null,
             string? responseBody = null,
             TimeSpan? retryAfter = null,
-            Exception? innerException = null)
+            Exception? innerException = null,
+            KalApiReason reason = KalApiReason.Unspecified)
             : base(message, innerException)
         {
+            Reason = reason;
             Kind = kind;
             Method = method;
             RequestPath = requestPath;
@@ -50,14 +52,13 @@ namespace Kalbio.Core
         /// <summary>How many attempts were made before giving up.</summary>
         public int Attempts { get; internal set; } = 1;
 
-        internal KalApiReason Reason { get; set; }
+        internal KalApiReason Reason { get; }
 
         /// <summary>The same failure told in other words (a caller's advice added); everything else is kept.</summary>
         internal KalApiException WithMessage(string message) =>
-            new KalApiException(Kind, Method, RequestPath, message, StatusCode, ServerMessage, ResponseBody, RetryAfter, InnerException)
+            new KalApiException(Kind, Method, RequestPath, message, StatusCode, ServerMessage, ResponseBody, RetryAfter, InnerException, Reason)
             {
                 Attempts = Attempts,
-                Reason = Reason,
             };
 
         public static KalErrorKind KindForStatus(int status)

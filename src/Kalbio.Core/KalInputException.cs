@@ -10,6 +10,8 @@ namespace Kalbio.Core
     /// </summary>
     public sealed class KalInputException : ArgumentException
     {
+        private static readonly string[] ParameterSuffix = { " (Parameter '" };
+
         public KalInputException(string errorId, string message, string? parameterName = null, object? target = null, Exception? innerException = null)
             : base(message, parameterName, innerException)
         {
@@ -25,6 +27,6 @@ namespace Kalbio.Core
         internal KalInputException WithMessage(string message) => new KalInputException(ErrorId, message, ParamName, Target, InnerException);
 
         // ArgumentException appends "(Parameter 'x')" to Message; our messages already name what to fix.
-        public override string Message => base.Message.Split(new[] { " (Parameter '" }, StringSplitOptions.None)[0];
+        public override string Message => base.Message.Split(ParameterSuffix, StringSplitOptions.None)[0];
     }
 }

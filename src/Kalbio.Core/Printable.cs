@@ -14,7 +14,7 @@ namespace Kalbio.Core
                 printable.Append(char.IsControl(c) ? $"\\u{(int)c:x4}" : c.ToString());
             }
 
-            return text.Length > limit ? printable.Append("…").ToString() : printable.ToString();
+            return text.Length > limit ? printable.Append('…').ToString() : printable.ToString();
         }
 
         /// <summary>For an HTTP status line or plain-text answer: ASCII only (anything else becomes '?'), at most <paramref name="limit"/> characters.</summary>

@@ -269,7 +269,7 @@ internal sealed class FileStore
         return ids;
     }
 
-    private SandboxFile? FindOnDisk(string fileId)
+    private DiskFile? FindOnDisk(string fileId)
     {
         if (_directory is null || fileId.Length == 0 || fileId == "." || fileId == ".."
             || fileId.IndexOfAny(['/', '\\', '\0']) >= 0)

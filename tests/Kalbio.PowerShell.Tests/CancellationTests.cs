@@ -4,7 +4,6 @@ using System.IO;
 using System.Linq;
 using System.Management.Automation;
 using System.Threading;
-using Kalbio.PowerShell.Model;
 using Kalbio.Sandbox;
 using Xunit;
 

@@ -65,7 +65,7 @@ namespace Kalbio.PowerShell.Tests
         [Fact]
         public void Advice_is_added_once_and_keeps_everything_else()
         {
-            var failure = new KalApiException(KalErrorKind.Timeout, "GET", "/x", "GET /x timed out.", statusCode: null) { Reason = KalApiReason.NoAnswerInTime, Attempts = 3 };
+            var failure = new KalApiException(KalErrorKind.Timeout, "GET", "/x", "GET /x timed out.", reason: KalApiReason.NoAnswerInTime) { Attempts = 3 };
 
             var advised = (KalApiException)KalErrors.Advised(failure);
             var again = (KalApiException)KalErrors.Advised(advised);

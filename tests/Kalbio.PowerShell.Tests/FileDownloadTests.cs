@@ -82,7 +82,7 @@ namespace Kalbio.PowerShell.Tests
             Assert.Equal(_expectedSha256, Sha256(Target));
             Assert.Equal(new[] { "data.bin" }, FolderEntries());
             // The client can finish reading before the server has logged its answer.
-            SpinWait.SpinUntil(() => _sandbox.ApiRequests().Last().Status != 0, TimeSpan.FromSeconds(10));
+            SpinWait.SpinUntil(() => _sandbox.ApiRequests()[^1].Status != 0, TimeSpan.FromSeconds(10));
             Assert.Equal(new[] { 0, 200 }, _sandbox.ApiRequests().Select(r => r.Status));
             Assert.Contains("retry 1 of 3", log.All);
         }

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Concurrent;
 using System.Collections.Generic;
+using System.Globalization;
 using System.IO;
 using System.Linq;
 using System.Net;
@@ -10,7 +11,6 @@ using System.Text.RegularExpressions;
 using System.Threading;
 using System.Threading.Tasks;
 using Kalbio.Core;
-using Kalbio.Core.Http;
 using Kalbio.Core.Webhooks;
 using Kalbio.PowerShell.Model;
 using Xunit;
@@ -234,7 +234,7 @@ namespace Kalbio.PowerShell.Tests
         {
             // An interim 100 Continue may come first.
             Match final = Regex.Matches(answer, "^HTTP/1\\.1 (\\d{3}) ", RegexOptions.Multiline).Cast<Match>().LastOrDefault(m => m.Groups[1].Value != "100")!;
-            return final is null ? 0 : int.Parse(final.Groups[1].Value);
+            return final is null ? 0 : int.Parse(final.Groups[1].Value, CultureInfo.InvariantCulture);
         }
 
         private static async Task WaitUntilAsync(Func<bool> condition)

@@ -7,7 +7,6 @@ using System.Net;
 using System.Net.Http;
 using System.Net.Sockets;
 using System.Text;
-using System.Threading;
 using System.Threading.Tasks;
 using Kalbio.PowerShell.Model;
 using Kalbio.Sandbox;

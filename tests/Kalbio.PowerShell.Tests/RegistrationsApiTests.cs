@@ -1,4 +1,3 @@
-using System;
 using System.Linq;
 using System.Net.Http;
 using System.Text;
@@ -72,7 +71,7 @@ namespace Kalbio.PowerShell.Tests
 
             var registrations = await connection.Client.GetRegistrationsAsync(RegistrationRef.ToOperation(Operation), NullKalLog.Instance, CancellationToken.None);
 
-            Assert.Equal("/operations/op%201%2B%C3%A9/registrations", _sandbox.ApiRequests().Last().Path);
+            Assert.Equal("/operations/op%201%2B%C3%A9/registrations", _sandbox.ApiRequests()[^1].Path);
             RegistrationFile registration = Assert.Single(registrations);
             Assert.Equal(RegistrationStatus.Completed, registration.Status);
             RegistrationRecordError error = Assert.Single(registration.RecordErrors);
@@ -126,7 +125,7 @@ namespace Kalbio.PowerShell.Tests
 
             await connection.Client.SetStatusAsync(RegistrationRef.To("op-1", FileId), status, message, NullKalLog.Instance, CancellationToken.None);
 
-            RequestLogEntry request = _sandbox.ApiRequests().Last();
+            RequestLogEntry request = _sandbox.ApiRequests()[^1];
             Assert.Equal("/operations/op-1/registration_files/file-1/status", request.Path);
             Assert.Equal(204, request.Status);
             Assert.Equal(expectedBody, request.Body);

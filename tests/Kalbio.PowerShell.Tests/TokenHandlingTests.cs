@@ -48,11 +48,11 @@ namespace Kalbio.PowerShell.Tests
             _sandbox.State.SetAccessTokenLifetime(2);
             using KalConnection connection = TestConnections.To(_sandbox);
             await ListRegistrations(connection);
-            string first = _sandbox.ApiRequests().Last().Headers["x-kal-authorization"];
+            string first = _sandbox.ApiRequests()[^1].Headers["x-kal-authorization"];
 
             await Task.Delay(1200); // past half of the 2 s life: due for renewal, not yet expired
             await ListRegistrations(connection);
-            string second = _sandbox.ApiRequests().Last().Headers["x-kal-authorization"];
+            string second = _sandbox.ApiRequests()[^1].Headers["x-kal-authorization"];
             await Task.Delay(1200);
             await ListRegistrations(connection);
 
@@ -107,7 +107,7 @@ namespace Kalbio.PowerShell.Tests
             Assert.Equal(0, grants.RefreshToken);
             Assert.Equal(1, grants.Failed);
             Assert.Contains("refresh token was refused", log.All);
-            Assert.Equal(200, _sandbox.ApiRequests().Last().Status);
+            Assert.Equal(200, _sandbox.ApiRequests()[^1].Status);
         }
 
         [Fact]

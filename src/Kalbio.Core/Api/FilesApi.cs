@@ -39,6 +39,8 @@ namespace Kalbio.Core.Api
     /// </summary>
     internal static class FilesApi
     {
+        private static readonly char[] PathSeparators = { '/', '\\' };
+
         private const int MaximumFileNameLength = 255;
 
         private static readonly string[] WindowsDeviceNames =
@@ -98,7 +100,7 @@ namespace Kalbio.Core.Api
                 return CheckFileName(fileId, $"The file id '{Printable.Of(fileId)}' cannot be used as a file name", "FileId");
             }
 
-            string name = fileName!.Substring(fileName.LastIndexOfAny(new[] { '/', '\\' }) + 1);
+            string name = fileName!.Substring(fileName.LastIndexOfAny(PathSeparators) + 1);
             if (name.Length == 0)
             {
                 throw InvalidFileName($"The file name '{Printable.Of(fileName)}' ends with a path separator, so it names a folder, not a file.", fileName, "FileName");

@@ -177,7 +177,8 @@ namespace Kalbio.Core.Api
                             request.Method.Method,
                             client.Http.Describe(request.Uri),
                             $"{request.Method} {client.Http.Describe(request.Uri)} answered {status} with {mediaType}{(length.HasValue ? $" ({length} bytes)" : string.Empty)}, which is neither JSON nor text.",
-                            status) { Reason = KalApiReason.BodyNeitherJsonNorText };
+                            status,
+                            reason: KalApiReason.BodyNeitherJsonNorText);
                     }
 
                     (BodyRead read, ArraySegment<byte> bytes) = await ResponseBody.ReadBytesAsync(response, timeout, long.MaxValue).ConfigureAwait(false);
@@ -226,7 +227,8 @@ namespace Kalbio.Core.Api
                             $"{request.Method} {client.Http.Describe(request.Uri)} answered {status}{(mediaType is null ? string.Empty : " with " + mediaType)}, but the body is not valid JSON ({ex.Message}). It starts: {start}.",
                             status,
                             responseBody: start,
-                            innerException: ex) { Reason = KalApiReason.BodyNotJson };
+                            innerException: ex,
+                            reason: KalApiReason.BodyNotJson);
                     }
                 },
                 log,
@@ -244,7 +246,7 @@ namespace Kalbio.Core.Api
             || mediaType == "application/yaml"
             || mediaType == "application/x-ndjson";
 
-        private static IReadOnlyDictionary<string, string[]> HeadersOf(HttpResponseMessage response)
+        private static Dictionary<string, string[]> HeadersOf(HttpResponseMessage response)
         {
             var headers = new Dictionary<string, string[]>(StringComparer.OrdinalIgnoreCase);
             IEnumerable<KeyValuePair<string, IEnumerable<string>>> all = response.Headers;

@@ -14,6 +14,8 @@ namespace Kalbio.Core.Http
     /// </summary>
     internal static class ApiAddress
     {
+        private static readonly char[] QueryOrFragment = { '?', '#' };
+
         private static readonly Regex SchemePrefix = new Regex("^[A-Za-z][A-Za-z0-9+.-]*://", RegexOptions.CultureInvariant);
 
         /// <summary>
@@ -232,7 +234,7 @@ namespace Kalbio.Core.Http
         // An absolute address that is refused may carry a signed query; name it without the query.
         private static string SafeDescription(string path)
         {
-            int cut = path.IndexOfAny(new[] { '?', '#' });
+            int cut = path.IndexOfAny(QueryOrFragment);
             return cut < 0 ? path : path.Substring(0, cut) + "?…";
         }
 

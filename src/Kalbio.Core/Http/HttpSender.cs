@@ -306,7 +306,8 @@ namespace Kalbio.Core.Http
                     method.Method,
                     Describe(uri),
                     $"{request} timed out: the server sent nothing for {_options.Timeout.TotalSeconds:0.###} s.",
-                    innerException: exception) { Reason = KalApiReason.NoAnswerInTime };
+                    innerException: exception,
+                    reason: KalApiReason.NoAnswerInTime);
             }
 
             if (fault == TransportFault.CertificateRefused)
@@ -316,7 +317,8 @@ namespace Kalbio.Core.Http
                     method.Method,
                     Describe(uri),
                     $"{request} failed: the server's TLS certificate was not accepted ({Innermost(exception!).Message}).",
-                    innerException: exception) { Reason = KalApiReason.CertificateRejected };
+                    innerException: exception,
+                    reason: KalApiReason.CertificateRejected);
             }
 
             string tries = attempts is int count ? $" after {count} {(count == 1 ? "attempt" : "attempts")}" : string.Empty;

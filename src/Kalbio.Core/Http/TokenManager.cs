@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Diagnostics.CodeAnalysis;
 using System.Net.Http;
 using System.Text.Json;
 using System.Threading;
@@ -12,6 +13,7 @@ namespace Kalbio.Core.Http
     /// so every renewal happens under one lock with a re-check: however many runspaces share the connection,
     /// one expiry causes exactly one grant.
     /// </summary>
+    [SuppressMessage("Design", "CA1001", Justification = "Its SemaphoreSlim never makes a wait handle (only WaitAsync is used), so there is nothing to free, and a renewal in another runspace may still hold it when the connection is dropped.")]
     internal sealed class TokenManager : IAccessTokens
     {
         private const string TokenPath = "auth/oauth/token";

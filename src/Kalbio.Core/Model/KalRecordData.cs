@@ -1,5 +1,6 @@
 using System;
 using System.Collections;
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 
 namespace Kalbio.PowerShell.Model
@@ -10,6 +11,8 @@ namespace Kalbio.PowerShell.Model
     /// -DataProperty share one array of names until one of them is changed. At 100,000 rows that is a quarter of the
     /// memory traffic of an OrderedDictionary.
     /// </summary>
+    [SuppressMessage("Naming", "CA1710", Justification = "A published type name since 0.1; scripts and format views select on it.")]
+    [SuppressMessage("Design", "CA1010", Justification = "PowerShell reads record data as a non-generic IDictionary (like a hashtable); a generic view would only add surface.")]
     public sealed class KalRecordData : IDictionary
     {
         private string[] _names;

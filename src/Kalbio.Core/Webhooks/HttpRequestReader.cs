@@ -26,6 +26,8 @@ namespace Kalbio.Core.Webhooks
     /// <summary>The start of an HTTP/1.x request: request line and headers.</summary>
     internal sealed class HttpRequestHead
     {
+        private static readonly char[] QueryOrFragment = { '?', '#' };
+
         public HttpRequestHead(string method, string target, string version, List<KeyValuePair<string, string>> headers)
         {
             Method = method;
@@ -54,7 +56,7 @@ namespace Kalbio.Core.Webhooks
                     path = absolute.AbsolutePath;
                 }
 
-                int query = path.IndexOfAny(new[] { '?', '#' });
+                int query = path.IndexOfAny(QueryOrFragment);
                 if (query >= 0)
                 {
                     path = path.Substring(0, query);

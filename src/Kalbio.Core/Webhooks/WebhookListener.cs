@@ -175,7 +175,8 @@ namespace Kalbio.Core.Webhooks
                             continue;
                         }
 
-                        Track(_connections, Task.Run(() => HandleConnectionAsync(client, cancellation)));
+                        // Not cancellable before it starts: the connection must always be handled, if only to close it.
+                        Track(_connections, Task.Run(() => HandleConnectionAsync(client, cancellation), CancellationToken.None));
                     }
                 }
                 finally
@@ -278,7 +279,7 @@ namespace Kalbio.Core.Webhooks
                 {
                     _log.Warning($"Processed {Describe(spooled.Event)}, but could not remove it from the spool ({ex.Message}); it will be written to the pipeline again on the next start.");
                 }
-            }));
+            }, CancellationToken.None));
         }
 
         /// <summary>True when the pipeline returned from every event; on cancellation, events not yet taken are withdrawn.</summary>

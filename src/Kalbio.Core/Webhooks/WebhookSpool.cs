@@ -7,7 +7,6 @@ using System.Linq;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
-using System.Threading;
 using Kalbio.Core.Json;
 using Kalbio.PowerShell.Model;
 
@@ -472,7 +471,7 @@ namespace Kalbio.Core.Webhooks
             }
             finally
             {
-                close(descriptor);
+                _ = close(descriptor); // Read-only: nothing is lost if closing fails.
             }
         }
 
@@ -482,7 +481,7 @@ namespace Kalbio.Core.Webhooks
             return new IOException($"Cannot flush the folder '{folder}' to disk ({call} failed, errno {errno}).", errno);
         }
 
-        [DllImport("libc", SetLastError = true)]
+        [DllImport("libc", SetLastError = true, CharSet = CharSet.Ansi, BestFitMapping = false, ThrowOnUnmappableChar = true)]
         private static extern int open([MarshalAs(UnmanagedType.LPStr)] string path, int flags);
 
         [DllImport("libc", SetLastError = true)]

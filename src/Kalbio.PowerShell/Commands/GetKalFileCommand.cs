@@ -1,7 +1,6 @@
 using System;
 using System.IO;
 using System.Management.Automation;
-using System.Threading;
 using Kalbio.Core;
 using Kalbio.Core.Api;
 using Kalbio.PowerShell.Client;
@@ -118,7 +117,7 @@ namespace Kalbio.PowerShell.Commands
                 ErrorCategory.InvalidArgument,
                 $"The input object, {what}, has no FileId, file_id or file_url property, so there is no file to download. Pipe file ids as strings, or objects with one of those properties, such as webhook events.",
                 InputObject));
-            return new string?[0];
+            return Array.Empty<string?>();
         }
 
         private static string DescribeObject(PSObject input)
@@ -258,5 +257,5 @@ namespace Kalbio.PowerShell.Commands
             }
         }
 
-}
+    }
 }

@@ -3,7 +3,6 @@ using System.Collections;
 using System.Collections.Generic;
 using System.IO;
 using System.Management.Automation;
-using System.Threading;
 using Kalbio.Core;
 using Kalbio.Core.Api;
 using Kalbio.Core.Http;
@@ -238,7 +237,7 @@ namespace Kalbio.PowerShell.Commands
 
         private string ResolveOutFile() => ResolveFileSystemPath(OutFile, nameof(OutFile));
 
-private void SetVariable(string? name, object value)
+        private void SetVariable(string? name, object value)
         {
             if (name != null)
             {

@@ -74,7 +74,7 @@ namespace Kalbio.PowerShell.Commands
                 return;
             }
 
-            if (!_space.Wait(0))
+            if (!_space.Wait(0, CancellationToken.None))
             {
                 try
                 {
@@ -149,7 +149,7 @@ namespace Kalbio.PowerShell.Commands
         public async Task<bool> PostItemAsync(int run, object? item, CancellationToken stopping)
         {
             stopping.ThrowIfCancellationRequested();
-            if (!_space.Wait(0))
+            if (!_space.Wait(0, CancellationToken.None))
             {
                 await WaitForSpaceAsync(stopping).ConfigureAwait(false);
             }

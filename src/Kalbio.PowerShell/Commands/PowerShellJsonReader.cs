@@ -13,6 +13,8 @@ namespace Kalbio.PowerShell.Commands
     /// </summary>
     internal static class PowerShellJsonReader
     {
+        private static readonly char[] FractionOrExponent = { '.', 'e', 'E' };
+
         // Up to 15 significant digits, decimal text -> double -> decimal text is exact.
         private const int DoubleSafeDigits = 15;
 
@@ -70,7 +72,7 @@ namespace Kalbio.PowerShell.Commands
         private static object ToNumber(JsonElement element)
         {
             string text = element.GetRawText();
-            bool integer = text.IndexOfAny(new[] { '.', 'e', 'E' }) < 0;
+            bool integer = text.IndexOfAny(FractionOrExponent) < 0;
             if (integer && element.TryGetInt64(out long whole))
             {
                 return whole;

@@ -9,7 +9,6 @@ using System.Net.Sockets;
 using System.Security;
 using System.Security.Cryptography.X509Certificates;
 using System.Threading;
-using System.Threading.Tasks;
 using Kalbio.Core;
 using Kalbio.Core.Webhooks;
 using Kalbio.PowerShell.Model;
@@ -25,6 +24,8 @@ namespace Kalbio.PowerShell.Commands
     [OutputType(typeof(RegistrationEvent))]
     public sealed class ReceiveKalWebhookEventCommand : KalCmdlet
     {
+        private static readonly string[] ListeningTags = { "PSHOST", "KalWebhookListening" };
+
         [Parameter(Mandatory = true, Position = 0)]
         [ValidateRange(1, 65535)]
         public int Port { get; set; }
@@ -105,7 +106,7 @@ namespace Kalbio.PowerShell.Commands
             // Once, as a host line (shown in a console, kept in the information stream): where to point the webhook.
             WriteInformation(
                 new HostInformationMessage { Message = $"Listening for webhook events at {address} ({(Certificate is null ? "plain HTTP" : "HTTPS")}{spooling}){limits}; Ctrl+C stops." },
-                new[] { "PSHOST", "KalWebhookListening" });
+                ListeningTags);
 
             bool timedOut = RunEmitting<object, bool>(
                 async (cancellation, post) =>

@@ -150,7 +150,7 @@ namespace Kalbio.PowerShell.Commands
             }
         }
 
-        private IDictionary? FixedData() => _fixedData is null ? null : Copy(_fixedData);
+        private KalRecordData? FixedData() => _fixedData is null ? null : Copy(_fixedData);
 
         /// <summary>A data value that is absent when null; anything else is checked where it is used.</summary>
         private static object? Data(object? value) => value is PSObject wrapped && wrapped.BaseObject is null ? null : value;
@@ -248,7 +248,7 @@ namespace Kalbio.PowerShell.Commands
         }
 
         [MethodImpl(HotPath.Optimize)]
-        private IDictionary? ReadRow(PSObject row, ref string? recordId, ref string? status, ref string? errorMessage)
+        private KalRecordData? ReadRow(PSObject row, ref string? recordId, ref string? status, ref string? errorMessage)
         {
             object? value = row.BaseObject;
             switch (value)

@@ -200,7 +200,7 @@ namespace Kalbio.PowerShell.Commands
                 _sinceProgress.Restart();
                 _progressShown = true;
                 WriteProgress(new ProgressRecord(ProgressActivityId, Activity, builder.CanSend
-                    ? $"Read {builder.RecordCount:N0} record results ({Size(builder.Length)})"
+                    ? $"Read {builder.RecordCount:N0} record results ({ByteSize.Format(builder.Length)})"
                     : $"Read {builder.RecordCount:N0} record results; {builder.InvalidRecordCount:N0} invalid, so nothing will be sent"));
             }
         }
@@ -234,10 +234,10 @@ namespace Kalbio.PowerShell.Commands
             {
                 if (payload.IsSpooled)
                 {
-                    WriteVerbose($"The body ({Size(payload.Length)}) is kept in a temporary file, deleted when it has been sent.");
+                    WriteVerbose($"The body ({ByteSize.Format(payload.Length)}) is kept in a temporary file, deleted when it has been sent.");
                 }
 
-                string action = $"Submit {Plural(payload.RecordCount, "record result")} ({Size(payload.Length)}) with status '{payload.Status}'";
+                string action = $"Submit {Plural(payload.RecordCount, "record result")} ({ByteSize.Format(payload.Length)}) with status '{payload.Status}'";
                 if (!ShouldProcess(Target, action))
                 {
                     EndProgress();
@@ -246,7 +246,7 @@ namespace Kalbio.PowerShell.Commands
 
                 KalConnection connection = ResolvedConnection;
                 long total = payload.Length;
-                void ReportSent(long sent) => PostProgress(new ProgressRecord(ProgressActivityId, Activity, $"Sending {Size(sent)} of {Size(total)}")
+                void ReportSent(long sent) => PostProgress(new ProgressRecord(ProgressActivityId, Activity, $"Sending {ByteSize.Format(sent)} of {ByteSize.Format(total)}")
                 {
                     PercentComplete = total == 0 ? 100 : (int)(sent * 100 / total),
                 });
@@ -269,7 +269,7 @@ namespace Kalbio.PowerShell.Commands
                 }
 
                 EndProgress();
-                WriteVerbose($"Submitted {Plural(payload.RecordCount, "record result")} ({Size(payload.Length)}) with status '{payload.Status}' for {Target}.");
+                WriteVerbose($"Submitted {Plural(payload.RecordCount, "record result")} ({ByteSize.Format(payload.Length)}) with status '{payload.Status}' for {Target}.");
                 if (PassThru)
                 {
                     WriteObject(new KalResultSubmission(OperationId, FileId, payload.Status, payload.RecordCount, payload.Length, _elapsed.Elapsed, DateTimeOffset.Now));
@@ -412,7 +412,5 @@ namespace Kalbio.PowerShell.Commands
 
         private static string Plural(int count, string noun) =>
             count == 1 ? "1 " + noun : count.ToString("N0", CultureInfo.InvariantCulture) + " " + noun + "s";
-
-        private static string Size(long bytes) => ByteSize.Format(bytes);
     }
 }

@@ -18,7 +18,7 @@ namespace Kalbio.PowerShell.Commands
     internal sealed class UnreadRows
     {
         [ThreadStatic]
-        private static List<UnreadRows>? t_open;
+        private static List<UnreadRows>? _openOnThisThread;
 
         private UnreadRows()
         {
@@ -33,14 +33,14 @@ namespace Kalbio.PowerShell.Commands
         public static UnreadRows Open()
         {
             var rows = new UnreadRows();
-            (t_open ??= new List<UnreadRows>()).Add(rows);
+            (_openOnThisThread ??= new List<UnreadRows>()).Add(rows);
             return rows;
         }
 
         /// <summary>Counts a lost row for the innermost open count, if any.</summary>
         public static void Report(string errorId, string message)
         {
-            List<UnreadRows>? open = t_open;
+            List<UnreadRows>? open = _openOnThisThread;
             if (open is null || open.Count == 0)
             {
                 return;
@@ -52,6 +52,6 @@ namespace Kalbio.PowerShell.Commands
         }
 
         /// <summary>Stops counting; safe to call more than once, and from the thread that opened it only.</summary>
-        public void Close() => t_open?.Remove(this);
+        public void Close() => _openOnThisThread?.Remove(this);
     }
 }
