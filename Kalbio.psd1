@@ -1,5 +1,8 @@
 @{
     RootModule           = 'Kalbio.PowerShell.dll'
+    # The core is loaded with the module, so its published types ([Kalbio.PowerShell.Model.*], the exceptions) resolve
+    # in a script before any cmdlet has run, as they did when they lived in Kalbio.PowerShell.dll.
+    RequiredAssemblies   = @('Kalbio.Core.dll')
     ModuleVersion        = '0.1.0'
     CompatiblePSEditions = @('Core')
     GUID                 = '8009e640-f501-435e-8418-6577ea0c14a8'

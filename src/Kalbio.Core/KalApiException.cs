@@ -1,7 +1,8 @@
 using System;
 using System.Net;
+using Kalbio.Core;
 
-namespace Kalbio.Core
+namespace Kalbio.PowerShell.Client
 {
     /// <summary>
     /// A failed call to the Kaleidoscope API: the request (method and path, never the query or a secret),

@@ -19,5 +19,11 @@ namespace Kalbio.Core
 
         /// <summary>A body said to be JSON did not parse.</summary>
         BodyNotJson,
+
+        /// <summary>No connection to the server could be made, or it failed before any answer came.</summary>
+        ServerUnreachable,
+
+        /// <summary>The server answered, but the body broke off, ended short of its Content-Length, or stalled.</summary>
+        BodyBrokenOff,
     }
 }

@@ -1,4 +1,4 @@
-namespace Kalbio.Core
+namespace Kalbio.PowerShell.Client
 {
     /// <summary>What went wrong with a request, in the terms a caller can act on.</summary>
     public enum KalErrorKind

@@ -1,5 +1,6 @@
 using System;
 using System.Linq;
+using Kalbio.PowerShell.Client;
 
 namespace Kalbio.Core
 {

@@ -1,6 +1,6 @@
 using System;
 
-namespace Kalbio.Core
+namespace Kalbio.PowerShell.Client
 {
     /// <summary>
     /// Input that can never make a valid request. Raised before anything is sent; <see cref="ErrorId"/> is stable

@@ -1,7 +1,7 @@
 using System;
 using System.Collections.Generic;
-using Kalbio.Core;
 using Kalbio.Core.Http;
+using Kalbio.PowerShell.Client;
 using Xunit;
 
 namespace Kalbio.PowerShell.Tests

@@ -4,7 +4,7 @@ using System.IO;
 using System.Linq;
 using System.Reflection;
 using System.Text.RegularExpressions;
-using Kalbio.Core;
+using Kalbio.PowerShell.Client;
 using Xunit;
 
 namespace Kalbio.PowerShell.Tests
@@ -204,8 +204,9 @@ namespace Kalbio.PowerShell.Tests
             string[] parts = qualifiedName.TrimEnd('.').Split('.');
             if (parts.Length >= 2 && parts[1] == "PowerShell")
             {
-                // The published model types keep their 0.1 names; anything else under Kalbio.PowerShell is the cmdlet layer.
-                return parts.Length >= 3 && parts[2] == "Model" ? "Model" : parts.Length >= 3 && parts[2] == "Client" ? "Api" : "PowerShell";
+                // The published types keep their 0.1 names: the models, and in the root the exceptions users catch.
+                // Anything else under Kalbio.PowerShell is the cmdlet layer.
+                return parts.Length >= 3 && parts[2] == "Model" ? "Model" : parts.Length >= 3 && parts[2] == "Client" ? string.Empty : "PowerShell";
             }
 
             return parts.Length >= 3 && parts[1] == "Core" && AllowedUses.ContainsKey(parts[2]) ? parts[2] : string.Empty;

@@ -41,7 +41,7 @@ namespace Kalbio.PowerShell.Tests
 
         /// <summary>Downloads "data" into nothing, keeping each attempt's read.</summary>
         private static Task<long> Download(KalConnection connection, ConcurrentQueue<BodyRead> reads, Action<byte[], int, int>? sink = null) =>
-            connection.Http.SendAndReadAsync(
+            connection.Client.Http.SendAndReadAsync(
                 new KalRequest(HttpMethod.Get, FilesApi.SourceUri(connection.Client, "data", null, null)),
                 async (response, timeout) =>
                 {
@@ -141,7 +141,7 @@ namespace Kalbio.PowerShell.Tests
             // Built by hand, as KalConnection builds it, to pin the jitter: the sender first, then the token
             // manager's own pipeline, then the API pipeline; nothing is attached afterwards.
             using KalConnection template = TestConnections.To(_sandbox);
-            KalConnectionOptions options = template.Options;
+            KalConnectionOptions options = template.Client.Options;
             options.RetryInterval = TimeSpan.FromMilliseconds(100);
             var redactor = new Redactor();
             using var sender = new HttpSender(options, redactor);

@@ -30,12 +30,10 @@ namespace Kalbio.PowerShell.Tests
         [Fact]
         public async Task A_server_slower_than_the_timeout_is_NoAnswerInTime_and_the_advice_names_TimeoutSec()
         {
-            using KalConnection connection = TestConnections.To(_sandbox, o =>
-            {
-                o.Timeout = TimeSpan.FromSeconds(1);
-                o.MaximumRetryCount = 0;
-            });
+            using KalConnection connection = TestConnections.To(_sandbox, o => o.MaximumRetryCount = 0);
             await connection.Client.ConnectAsync(NullKalLog.Instance, CancellationToken.None);
+            // Shortened only once connected: a first token request on a cold, busy machine may take a second itself.
+            connection.Client.Options.Timeout = TimeSpan.FromSeconds(1);
             _sandbox.State.AddFault(new FaultSpec { PathPrefix = "/operations/", DelayMs = 5000 });
 
             var failure = await Assert.ThrowsAsync<KalApiException>(() => connection.Client.GetRegistrationsAsync(RegistrationRef.ToOperation("op-1"), NullKalLog.Instance, CancellationToken.None));
@@ -43,6 +41,39 @@ namespace Kalbio.PowerShell.Tests
             Assert.Equal(KalApiReason.NoAnswerInTime, failure.Reason);
             Assert.Equal("GET /operations/op-1/registrations timed out: the server sent nothing for 1 s.", failure.Message);
             Assert.Equal(failure.Message + " If it is just slow, connect with a larger -TimeoutSec.", KalErrors.Advised(failure).Message);
+        }
+
+        [Fact]
+        public async Task A_body_that_breaks_off_on_every_attempt_is_BodyBrokenOff_and_gets_no_address_advice()
+        {
+            using KalConnection connection = TestConnections.To(_sandbox, o => o.MaximumRetryCount = 1);
+            _sandbox.State.SeedFile(new SeedFileRequest { FileId = "cut", GeneratedSize = 256 * 1024, Seed = 5 });
+            _sandbox.State.AddFault(new FaultSpec { PathPrefix = "/files/cut", DropAfterBytes = 1000, Times = 2 });
+            ApiCall call = connection.Client.PrepareCall("GET", "files/cut", string.Empty, null, expectJson: false);
+
+            var failure = await Assert.ThrowsAsync<KalApiException>(() => connection.Client.SendAsync(call, ApiResponseMode.Text, NullKalLog.Instance, CancellationToken.None));
+
+            Assert.Equal(KalApiReason.BodyBrokenOff, failure.Reason);
+            Assert.Contains("broke off while reading the response", failure.Message);
+            Assert.Equal(string.Empty, KalErrors.ToErrorRecord(failure, null).ErrorDetails.RecommendedAction ?? string.Empty);
+        }
+
+        [Fact]
+        public async Task A_server_that_cannot_be_reached_is_ServerUnreachable_and_the_advice_names_the_sandbox_address()
+        {
+            int closedPort = ReceiveWebhookEventTests.FreePort();
+            using var connection = new KalConnection(new KalConnectionOptions
+            {
+                BaseUri = new Uri($"http://127.0.0.1:{closedPort}/"),
+                ClientId = "id",
+                ClientSecret = "secret",
+                MaximumRetryCount = 0,
+            });
+
+            var failure = await Assert.ThrowsAsync<KalApiException>(() => connection.ConnectAsync(NullKalLog.Instance, CancellationToken.None));
+
+            Assert.Equal(KalApiReason.ServerUnreachable, failure.Reason);
+            Assert.Contains("-BaseUri http://127.0.0.1:5080", KalErrors.ToErrorRecord(failure, null).ErrorDetails.RecommendedAction);
         }
 
         [Theory]

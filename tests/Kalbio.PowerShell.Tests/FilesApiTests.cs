@@ -1,6 +1,5 @@
 using System;
 using System.IO;
-using Kalbio.Core;
 using Kalbio.Core.Api;
 using Kalbio.Core.Http;
 using Kalbio.PowerShell.Client;

@@ -1,6 +1,6 @@
 using System.Linq;
-using Kalbio.Core;
 using Kalbio.Core.Json;
+using Kalbio.PowerShell.Client;
 using Kalbio.PowerShell.Model;
 using Xunit;
 

@@ -64,8 +64,8 @@ namespace Kalbio.PowerShell.Tests
             string results = """
                 {"status":"success","records":[{"record_id":"r1","status":"matched"},{"record_id":"r2","status":"not_found","error_message":"No such compound"}]}
                 """;
-            await connection.Http.SendForTextAsync(
-                new KalRequest(HttpMethod.Post, connection.ApiUri(KalIds.Path("operations", Operation, "register", FileId, "results"))) { CreateContent = () => new StringContent(results, Encoding.UTF8, "application/json") },
+            await connection.Client.Http.SendForTextAsync(
+                new KalRequest(HttpMethod.Post, connection.Client.ApiUri(KalIds.Path("operations", Operation, "register", FileId, "results"))) { CreateContent = () => new StringContent(results, Encoding.UTF8, "application/json") },
                 NullKalLog.Instance,
                 CancellationToken.None);
 

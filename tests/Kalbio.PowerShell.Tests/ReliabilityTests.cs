@@ -35,8 +35,8 @@ namespace Kalbio.PowerShell.Tests
         }
 
         private static Task<string> ListRegistrations(KalConnection connection, IKalLog? log = null) =>
-            connection.Http.SendForTextAsync(
-                new KalRequest(HttpMethod.Get, connection.ApiUri("operations/op-1/registrations")),
+            connection.Client.Http.SendForTextAsync(
+                new KalRequest(HttpMethod.Get, connection.Client.ApiUri("operations/op-1/registrations")),
                 log ?? NullKalLog.Instance,
                 CancellationToken.None);
 

@@ -6,7 +6,6 @@ using System.Net.Http;
 using System.Text;
 using System.Threading;
 using System.Threading.Tasks;
-using Kalbio.Core;
 using Kalbio.Core.Api;
 using Kalbio.Core.Json;
 using Kalbio.PowerShell.Client;

@@ -69,7 +69,7 @@ namespace Kalbio.PowerShell.Tests
             _sandbox.State.AddFault(new FaultSpec { PathPrefix = "/files/old", Status = 302, Location = "/files/moved" });
             using KalConnection connection = TestConnections.To(_sandbox);
 
-            string body = await connection.Http.SendForTextAsync(new KalRequest(HttpMethod.Get, connection.ApiUri("files/old")), NullKalLog.Instance, CancellationToken.None);
+            string body = await connection.Client.Http.SendForTextAsync(new KalRequest(HttpMethod.Get, connection.Client.ApiUri("files/old")), NullKalLog.Instance, CancellationToken.None);
 
             Assert.Equal("x,y\n", body);
             Assert.Equal(new[] { 302, 200 }, _sandbox.ApiRequests().Select(r => r.Status));
@@ -86,7 +86,7 @@ namespace Kalbio.PowerShell.Tests
 
             // The other host insists on a token it never receives: a 401, and no renewal is attempted for it.
             var failure = await Assert.ThrowsAsync<KalApiException>(() =>
-                connection.Http.SendForTextAsync(new KalRequest(HttpMethod.Get, connection.ApiUri("files/elsewhere")), log, CancellationToken.None));
+                connection.Client.Http.SendForTextAsync(new KalRequest(HttpMethod.Get, connection.Client.ApiUri("files/elsewhere")), log, CancellationToken.None));
 
             Assert.Equal(401, failure.StatusCode);
             var seen = Assert.Single(other.State.GetRequests());
@@ -105,7 +105,7 @@ namespace Kalbio.PowerShell.Tests
             using KalConnection connection = ConnectionTo(https.BaseUri, skipCertificateCheck: true);
 
             var failure = await Assert.ThrowsAsync<KalApiException>(() =>
-                connection.Http.SendForTextAsync(new KalRequest(HttpMethod.Get, connection.ApiUri("files/x")), NullKalLog.Instance, CancellationToken.None));
+                connection.Client.Http.SendForTextAsync(new KalRequest(HttpMethod.Get, connection.Client.ApiUri("files/x")), NullKalLog.Instance, CancellationToken.None));
 
             Assert.Equal(KalErrorKind.InvalidResponse, failure.Kind);
             Assert.Contains("insecure", failure.Message);

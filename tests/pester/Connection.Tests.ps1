@@ -30,6 +30,21 @@ Describe 'The built module' {
         ((Get-Command -Module Kalbio).Name | Sort-Object) | Should -Be ($defined | Sort-Object)
     }
 
+    It 'keeps the type names 0.1 published, and makes public only what users see' {
+        # Users catch the exceptions and test the output types by these names; format views select on them.
+        $published = @(
+            'Kalbio.PowerShell.Client.KalApiException', 'Kalbio.PowerShell.Client.KalErrorKind',
+            'Kalbio.PowerShell.Client.KalInputException', 'Kalbio.PowerShell.Model.KalRecordData',
+            'Kalbio.PowerShell.Model.KalRecordResult', 'Kalbio.PowerShell.Model.KalResultSubmission',
+            'Kalbio.PowerShell.Model.RegistrationEvent', 'Kalbio.PowerShell.Model.RegistrationFile',
+            'Kalbio.PowerShell.Model.RegistrationRecordError')
+        # In a fresh session, before any cmdlet has run: the core comes with the module.
+        $script = "Import-Module '$env:KALBIO_TEST_MODULE'; " + '[Kalbio.PowerShell.Client.KalApiException].Assembly.GetExportedTypes().FullName'
+        $core = @(Invoke-ChildPwsh -Script $script)
+        ($core | Sort-Object) | Should -Be ($published | Sort-Object)
+        [Kalbio.PowerShell.Client.KalConnection].Assembly.GetName().Name | Should -Be 'Kalbio.PowerShell'
+    }
+
     It 'does not ship System.Management.Automation' {
         Join-Path $env:KALBIO_TEST_MODULE 'System.Management.Automation.dll' | Should -Not -Exist
     }

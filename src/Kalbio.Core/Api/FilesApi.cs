@@ -7,6 +7,7 @@ using System.Text;
 using System.Threading;
 using System.Threading.Tasks;
 using Kalbio.Core.Http;
+using Kalbio.PowerShell.Client;
 
 namespace Kalbio.Core.Api
 {

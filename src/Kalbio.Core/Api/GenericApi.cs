@@ -10,6 +10,7 @@ using System.Threading;
 using System.Threading.Tasks;
 using Kalbio.Core.Http;
 using Kalbio.Core.Json;
+using Kalbio.PowerShell.Client;
 
 namespace Kalbio.Core.Api
 {

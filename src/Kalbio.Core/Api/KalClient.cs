@@ -15,14 +15,35 @@ namespace Kalbio.Core.Api
     /// (before anything is sent) or <see cref="KalApiException"/> that carries a structured reason; requests and the
     /// HTTP pipeline stay inside.
     /// </summary>
-    internal sealed class KalClient
+    internal sealed class KalClient : IDisposable
     {
-        internal KalClient(KalConnectionOptions options, KalHttpPipeline http, TokenManager tokens, Redactor redactor)
+        private readonly HttpSender _sender;
+
+        /// <summary>
+        /// Checks the options, then builds the HTTP pipeline whole: the sender first, the token manager on its own
+        /// token-less pipeline, then the API pipeline over both.
+        /// </summary>
+        internal KalClient(KalConnectionOptions options)
         {
+            options.Validate();
             Options = options;
-            Http = http;
-            Tokens = tokens;
-            Redactor = redactor;
+            Redactor = new Redactor();
+            Redactor.Pin(options.ClientSecret);
+            foreach (KeyValuePair<string, string> header in options.AdditionalHeaders)
+            {
+                Redactor.Pin(header.Value);
+                // A server may echo the credentials of "Bearer <token>" without the scheme.
+                int space = header.Value.LastIndexOf(' ');
+                if (space > 0 && Redactor.IsSecretHeader(header.Key))
+                {
+                    Redactor.Pin(header.Value.Substring(space + 1));
+                }
+            }
+
+            _sender = new HttpSender(options, Redactor);
+            var retry = new RetryPolicy(options);
+            Tokens = new TokenManager(new KalHttpPipeline(_sender, retry, tokens: null), options, Redactor);
+            Http = new KalHttpPipeline(_sender, retry, Tokens);
         }
 
         public Uri BaseUri => Options.BaseUri;
@@ -81,5 +102,7 @@ namespace Kalbio.Core.Api
         /// <summary>Submits the results of a file in one request; <paramref name="onSent"/> gets the bytes sent so far.</summary>
         public Task SubmitResultsAsync(RegistrationRef registration, ResultsPayload payload, Action<long>? onSent, IKalLog log, CancellationToken cancellation) =>
             RegistrationsApi.SubmitResultsAsync(this, registration, payload, onSent, log, cancellation);
+
+        public void Dispose() => _sender.Dispose();
     }
 }

@@ -9,6 +9,7 @@ using System.Threading;
 using System.Threading.Tasks;
 using Kalbio.Core.Http;
 using Kalbio.Core.Json;
+using Kalbio.PowerShell.Client;
 using Kalbio.PowerShell.Model;
 
 namespace Kalbio.Core.Api

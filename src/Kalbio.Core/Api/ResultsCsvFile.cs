@@ -5,6 +5,7 @@ using System.IO;
 using System.Runtime.CompilerServices;
 using System.Text;
 using System.Threading;
+using Kalbio.PowerShell.Client;
 using Kalbio.PowerShell.Model;
 using Sylvan.Data.Csv;
 

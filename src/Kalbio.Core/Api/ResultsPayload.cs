@@ -11,6 +11,7 @@ using System.Runtime.CompilerServices;
 using System.Text.Json;
 using System.Threading.Tasks;
 using Kalbio.Core.Json;
+using Kalbio.PowerShell.Client;
 
 namespace Kalbio.Core.Api
 {

@@ -5,6 +5,7 @@ using System.Globalization;
 using System.Linq;
 using System.Text;
 using System.Text.RegularExpressions;
+using Kalbio.PowerShell.Client;
 
 namespace Kalbio.Core.Http
 {

@@ -10,6 +10,7 @@ using System.Security.Authentication;
 using System.Text;
 using System.Threading;
 using System.Threading.Tasks;
+using Kalbio.PowerShell.Client;
 
 namespace Kalbio.Core.Http
 {
@@ -328,7 +329,13 @@ namespace Kalbio.Core.Http
                 : IsApiOrigin(uri)
                     ? $"{request} failed: could not reach the server at {_options.BaseUri}{tries} ({cause}); {_options.DescribeBaseUriSource()}."
                     : $"{request} failed: could not reach the server{tries} ({cause}).";
-            return new KalApiException(KalErrorKind.Network, method.Method, Describe(uri), message, innerException: exception);
+            return new KalApiException(
+                KalErrorKind.Network,
+                method.Method,
+                Describe(uri),
+                message,
+                innerException: exception,
+                reason: whileReading ? KalApiReason.BodyBrokenOff : KalApiReason.ServerUnreachable);
         }
 
         /// <summary>The fault an exception from sending stands for; null when it is not the transport's (it then propagates).</summary>

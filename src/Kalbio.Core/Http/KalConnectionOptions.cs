@@ -1,11 +1,18 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
+using Kalbio.PowerShell.Client;
 
 namespace Kalbio.Core.Http
 {
     /// <summary>Everything needed to open a connection. Validated by <see cref="KalConnection"/>'s constructor.</summary>
     internal sealed class KalConnectionOptions
     {
+        private static readonly HashSet<string> ReservedHeaders = new HashSet<string>(StringComparer.OrdinalIgnoreCase)
+        {
+            "X-Kal-Authorization", "Host", "Content-Length", "Content-Type", "Transfer-Encoding", "Connection",
+        };
+
         public const string DefaultBaseUri = "https://api.kaleidoscope.bio";
         public const string ClientIdVariable = "KALEIDOSCOPE_API_CLIENT_ID";
         public const string ClientSecretVariable = "KALEIDOSCOPE_API_CLIENT_SECRET";
@@ -100,6 +107,53 @@ namespace Kalbio.Core.Http
                 case BaseUriSource.Parameter: return $"the base URI was given with {BaseUriGivenAs ?? "the connection options"}";
                 case BaseUriSource.Environment: return $"the base URI comes from {BaseUriVariable}";
                 default: return $"the base URI is the default, as none was given and {BaseUriVariable} is not set";
+            }
+        }
+
+        /// <summary>Refuses options that can never make a working connection, before anything is sent.</summary>
+        internal void Validate()
+        {
+            if (string.IsNullOrWhiteSpace(ClientId))
+            {
+                throw new KalInputException("MissingClientId", "The client id is empty.", "ClientId");
+            }
+
+            if (ClientId.Any(char.IsControl))
+            {
+                throw new KalInputException("InvalidClientId", "The client id contains a control character (such as a line break). Give the client id exactly as issued.", "ClientId");
+            }
+
+            if (string.IsNullOrEmpty(ClientSecret))
+            {
+                throw new KalInputException("MissingClientSecret", $"No client secret was given for client id '{ClientId}'.", "ClientSecret");
+            }
+
+            if (Timeout <= TimeSpan.Zero)
+            {
+                throw new KalInputException("InvalidTimeout", "The timeout must be at least one second.", "TimeoutSec");
+            }
+
+            if (MaximumRetryCount < 0)
+            {
+                throw new KalInputException("InvalidRetryCount", "The maximum retry count cannot be negative.", "MaximumRetryCount");
+            }
+
+            foreach (KeyValuePair<string, string> header in AdditionalHeaders)
+            {
+                if (string.IsNullOrWhiteSpace(header.Key) || header.Key.Any(c => c <= ' ' || c == ':' || c > '~'))
+                {
+                    throw new KalInputException("InvalidAdditionalHeader", $"'{header.Key}' is not a valid HTTP header name. Use names such as 'Authorization' or 'X-Request-Source'.", "AdditionalHeader", header.Key);
+                }
+
+                if (ReservedHeaders.Contains(header.Key))
+                {
+                    throw new KalInputException("InvalidAdditionalHeader", $"The header '{header.Key}' is set by the module itself and cannot be given as an additional header.", "AdditionalHeader", header.Key);
+                }
+
+                if (header.Value is null || header.Value.Any(c => c == '\r' || c == '\n' || c == '\0'))
+                {
+                    throw new KalInputException("InvalidAdditionalHeader", $"The value of header '{header.Key}' is empty or contains a line break or NUL.", "AdditionalHeader", header.Key);
+                }
             }
         }
 

@@ -7,6 +7,7 @@ using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using Kalbio.PowerShell.Client;
 
 namespace Kalbio.Core.Json
 {

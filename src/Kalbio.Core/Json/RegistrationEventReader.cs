@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using Kalbio.PowerShell.Client;
 using Kalbio.PowerShell.Model;
 
 namespace Kalbio.Core.Json

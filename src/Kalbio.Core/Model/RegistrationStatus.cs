@@ -1,6 +1,6 @@
 using System;
 using System.Linq;
-using Kalbio.Core;
+using Kalbio.PowerShell.Client;
 
 namespace Kalbio.PowerShell.Model
 {

@@ -12,6 +12,7 @@ using System.Text;
 using System.Threading;
 using System.Threading.Tasks;
 using Kalbio.Core.Json;
+using Kalbio.PowerShell.Client;
 using Kalbio.PowerShell.Model;
 
 namespace Kalbio.Core.Webhooks

@@ -8,6 +8,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 using Kalbio.Core.Json;
+using Kalbio.PowerShell.Client;
 using Kalbio.PowerShell.Model;
 
 namespace Kalbio.Core.Webhooks

@@ -4,7 +4,6 @@ using System.Collections.Generic;
 using System.Management.Automation;
 using System.Net;
 using System.Security;
-using Kalbio.Core;
 using Kalbio.Core.Http;
 using Kalbio.PowerShell.Client;
 
@@ -72,7 +71,7 @@ namespace Kalbio.PowerShell.Commands
                 return;
             }
 
-            foreach (SecurityRisk risk in connection.Options.SecurityRisks())
+            foreach (SecurityRisk risk in connection.Client.Options.SecurityRisks())
             {
                 WriteWarning(KalErrors.WarningFor(risk, connection.BaseUri));
             }

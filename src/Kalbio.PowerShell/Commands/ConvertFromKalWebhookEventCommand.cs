@@ -3,8 +3,8 @@ using System.IO;
 using System.Management.Automation;
 using System.Text;
 using System.Text.Json;
-using Kalbio.Core;
 using Kalbio.Core.Json;
+using Kalbio.PowerShell.Client;
 using Kalbio.PowerShell.Model;
 
 namespace Kalbio.PowerShell.Commands

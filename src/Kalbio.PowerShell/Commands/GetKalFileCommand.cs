@@ -1,7 +1,6 @@
 using System;
 using System.IO;
 using System.Management.Automation;
-using Kalbio.Core;
 using Kalbio.Core.Api;
 using Kalbio.PowerShell.Client;
 

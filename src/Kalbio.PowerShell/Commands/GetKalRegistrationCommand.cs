@@ -2,7 +2,6 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using System.Management.Automation;
-using Kalbio.Core;
 using Kalbio.Core.Api;
 using Kalbio.PowerShell.Client;
 using Kalbio.PowerShell.Model;

@@ -3,7 +3,6 @@ using System.Collections;
 using System.Collections.Generic;
 using System.IO;
 using System.Management.Automation;
-using Kalbio.Core;
 using Kalbio.Core.Api;
 using Kalbio.Core.Http;
 using Kalbio.PowerShell.Client;

@@ -6,6 +6,7 @@ using System.Threading;
 using System.Threading.Tasks;
 using Kalbio.Core;
 using Kalbio.Core.Webhooks;
+using Kalbio.PowerShell.Client;
 
 namespace Kalbio.PowerShell.Commands
 {

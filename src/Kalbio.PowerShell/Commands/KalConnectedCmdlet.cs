@@ -1,5 +1,4 @@
 using System.Management.Automation;
-using Kalbio.Core;
 using Kalbio.Core.Http;
 using Kalbio.PowerShell.Client;
 

@@ -3,6 +3,7 @@ using System.Management.Automation;
 using Kalbio.Core;
 using Kalbio.Core.Api;
 using Kalbio.Core.Http;
+using Kalbio.PowerShell.Client;
 
 namespace Kalbio.PowerShell.Commands
 {
@@ -109,7 +110,7 @@ namespace Kalbio.PowerShell.Commands
             {
                 case KalErrorKind.Authentication:
                     return "Check the client id and secret, then run Connect-KalApi again.";
-                case KalErrorKind.Network when api.Reason != KalApiReason.CertificateRejected && !(api.InnerException is System.IO.IOException):
+                case KalErrorKind.Network when api.Reason == KalApiReason.ServerUnreachable:
                     return "Check the address and that the server is up. To use the local sandbox (build.ps1 -Task Sandbox), pass -BaseUri http://127.0.0.1:5080 to Connect-KalApi or set KALEIDOSCOPE_API_URL to it.";
                 default:
                     return null;

@@ -1,6 +1,6 @@
 using System.Management.Automation;
-using Kalbio.Core;
 using Kalbio.Core.Api;
+using Kalbio.PowerShell.Client;
 
 namespace Kalbio.PowerShell.Commands
 {

@@ -9,8 +9,8 @@ using System.Net.Sockets;
 using System.Security;
 using System.Security.Cryptography.X509Certificates;
 using System.Threading;
-using Kalbio.Core;
 using Kalbio.Core.Webhooks;
+using Kalbio.PowerShell.Client;
 using Kalbio.PowerShell.Model;
 
 namespace Kalbio.PowerShell.Commands

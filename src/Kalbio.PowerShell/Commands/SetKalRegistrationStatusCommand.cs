@@ -1,6 +1,5 @@
 using System;
 using System.Management.Automation;
-using Kalbio.Core;
 using Kalbio.Core.Api;
 using Kalbio.PowerShell.Client;
 using Kalbio.PowerShell.Model;
