@@ -41,15 +41,7 @@ namespace Kalbio.Core.Api
             CancellationToken cancellation)
         {
             string name = Path.GetFileName(path);
-            TextReader text;
-            try
-            {
-                text = new StreamReader(new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan), encoding ?? new UTF8Encoding(false), true, 64 * 1024);
-            }
-            catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
-            {
-                throw new KalInputException("ResultsFileUnreadable", $"The results file '{path}' cannot be read: {ex.Message}", "Path", path, ex);
-            }
+            TextReader text = new StreamReader(ResultsFile.Open(path), encoding ?? new UTF8Encoding(false), true, 64 * 1024);
 
             var options = new CsvDataReaderOptions
             {
@@ -93,7 +85,7 @@ namespace Kalbio.Core.Api
                 KalInputException? problem = builder.Add(recordId, recordStatus, new KalRecordData(dataNames, values), errorMessage);
                 if (problem != null)
                 {
-                    report(new KalInputException(problem.ErrorId, $"Line {firstLine.ToString(CultureInfo.InvariantCulture)} of {name}: {problem.Message}", null, path, problem.InnerException));
+                    report(ResultsFile.AtLine(problem, firstLine, path));
                 }
             }
         }
