@@ -450,11 +450,11 @@ namespace Kalbio.Core.Api
                 }
             }
 
-            /// <summary>The reader's message without its position within the line (the line is named already).</summary>
+            /// <summary>The reader's message without its position within the line (the line is named already) or its advice to programmers.</summary>
             private static string Plain(string message)
             {
                 int at = message.IndexOf(" LineNumber:", StringComparison.Ordinal);
-                return (at > 0 ? message.Substring(0, at) : message).TrimEnd();
+                return (at > 0 ? message.Substring(0, at) : message).Replace(" Change the reader options.", string.Empty).TrimEnd();
             }
         }
     }
