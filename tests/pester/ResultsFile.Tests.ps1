@@ -111,18 +111,24 @@ Describe 'Submit-KalRegistrationResult -Path: validation sends nothing' {
         (Get-TestOperationRequest $script:Sandbox) | Should -BeNullOrEmpty
     }
 
-    It 'does not load the CSV library at Import-Module, only when a file is read' {
+    It 'does not load the CSV library at Import-Module, only when a file is read, and then in a load context of its own' {
         $csv = New-Csv 'load.csv' "record_id,status`nr1,matched`n"
         $output = Invoke-ChildPwsh -Script @'
 param($ModulePath, $Csv)
-function Test-Loaded { [bool]([AppDomain]::CurrentDomain.GetAssemblies() | Where-Object { $_.GetName().Name -eq 'Sylvan.Data.Csv' }) }
+function Get-Loaded { @([AppDomain]::CurrentDomain.GetAssemblies() | Where-Object { $_.GetName().Name -eq 'Sylvan.Data.Csv' }) }
 Import-Module $ModulePath
-"import: $(Test-Loaded)"
+"import: $((Get-Loaded).Count)"
 Submit-KalRegistrationResult op f -Path $Csv -WhatIf
-"path: $(Test-Loaded)"
+$loaded = Get-Loaded
+"path: $($loaded.Count)"
+"default context: $([Runtime.Loader.AssemblyLoadContext]::GetLoadContext($loaded[0]) -eq [Runtime.Loader.AssemblyLoadContext]::Default)"
+"from: $($loaded[0].Location)"
 '@ -ArgumentList $env:KALBIO_TEST_MODULE, $csv
-        $output | Should -Contain 'import: False'
-        $output | Should -Contain 'path: True'
+        $output | Should -Contain 'import: 0'
+        $output | Should -Contain 'path: 1'
+        # Not in the default context, where another module's copy of another version would clash with it.
+        $output | Should -Contain 'default context: False'
+        $output | Should -Contain "from: $(Join-Path $env:KALBIO_TEST_MODULE 'Dependencies/Sylvan.Data.Csv.dll')"
     }
 }
 

@@ -19,7 +19,8 @@ namespace Kalbio.Core.Api
     /// </summary>
     /// <remarks>
     /// Only this class uses Sylvan.Data.Csv, so that assembly is loaded when a file is read, not when the module is
-    /// imported.
+    /// imported. In the module, <see cref="PrivateAssemblies.Register"/> must have been called before
+    /// <see cref="Read"/> is first compiled.
     /// </remarks>
     internal static class ResultsCsvFile
     {

@@ -358,6 +358,7 @@ namespace Kalbio.PowerShell.Commands
                 }
                 else
                 {
+                    PrivateAssemblies.Register();
                     ReadCsvFile(builder, path, encoding, Report);
                 }
             }
@@ -367,7 +368,7 @@ namespace Kalbio.PowerShell.Commands
             }
         }
 
-        /// <summary>Kept apart so that the CSV library is loaded only when a CSV file is read.</summary>
+        /// <summary>Kept apart so that the CSV library is loaded only when a CSV file is read, after its resolver is registered.</summary>
         [MethodImpl(MethodImplOptions.NoInlining)]
         private void ReadCsvFile(ResultsPayloadBuilder builder, string path, System.Text.Encoding? encoding, Action<KalInputException> report) =>
             ResultsCsvFile.Read(path, encoding, Delimiter, DataProperty, builder, report, _statusWarnings!.Check, Cancellation);
