@@ -84,10 +84,14 @@ function Invoke-Build {
     if (Test-Path $ModuleOut) { Remove-Item -LiteralPath $ModuleOut -Recurse -Force }
     $null = New-Item -ItemType Directory -Path $ModuleOut -Force
     $binaries = Join-Path $ModuleProject "bin/$Configuration/netstandard2.0"
-    # The module's own assembly and its dependency closure; PowerShell supplies System.Management.Automation.
+    # The module's own assembly and its dependency closure; PowerShell supplies System.Management.Automation. The CSV
+    # library goes to Dependencies/, where only the module's resolver loads it (in a load context of its own).
+    $private = @('Sylvan.Data.Csv.dll')
     Get-ChildItem -LiteralPath $binaries -Filter *.dll |
-        Where-Object Name -NE 'System.Management.Automation.dll' |
+        Where-Object { $_.Name -ne 'System.Management.Automation.dll' -and $_.Name -notin $private } |
         Copy-Item -Destination $ModuleOut
+    $dependencies = New-Item -ItemType Directory -Path (Join-Path $ModuleOut 'Dependencies')
+    $private | ForEach-Object { Copy-Item -LiteralPath (Join-Path $binaries $_) -Destination $dependencies }
     Copy-Item -LiteralPath (Join-Path $Root 'Kalbio.psd1') -Destination $ModuleOut
     Get-ChildItem -LiteralPath $ModuleProject -Filter *.ps1xml | Copy-Item -Destination $ModuleOut
     Build-Help

@@ -24,12 +24,12 @@ Install-PSResource -Name Kalbio -Repository KalbioLocal -Scope CurrentUser -Trus
 $installed = Get-InstalledPSResource -Name Kalbio
 Import-Module Kalbio
 $module = Get-Module Kalbio
-# -Path needs the CSV library the package ships beside the module.
+# -Path needs the CSV library the package ships in the module's Dependencies folder.
 $csv = Join-Path $args[1] 'results.csv'
 Set-Content -LiteralPath $csv -Value "record_id,status`nr1,matched"
 Submit-KalRegistrationResult op f -Path $csv -WhatIf 6>$null | Out-Null
 $pathRan = $?
-"$($installed.Version)|$($module.ModuleBase)|$((Get-Command -Module Kalbio).Count)|$((Get-Help Connect-KalApi).Synopsis)|$(Test-Path (Join-Path $module.ModuleBase 'Sylvan.Data.Csv.dll'))|$pathRan"
+"$($installed.Version)|$($module.ModuleBase)|$((Get-Command -Module Kalbio).Count)|$((Get-Help Connect-KalApi).Synopsis)|$(Test-Path (Join-Path $module.ModuleBase 'Dependencies/Sylvan.Data.Csv.dll'))|$pathRan"
 '@
         $environment = @{ HOME = $isolatedHome; XDG_DATA_HOME = (Join-Path $isolatedHome '.local/share'); XDG_CONFIG_HOME = (Join-Path $isolatedHome '.config'); PSModulePath = '' }
         $output = Invoke-ChildPwsh -Script $script -ArgumentList $repository, $TestDrive -Environment $environment -WorkingDirectory $TestDrive
@@ -39,7 +39,7 @@ $pathRan = $?
         $base | Should -BeLike "$isolatedHome*"
         [int] $count | Should -Be (Import-PowerShellDataFile (Join-Path $env:KALBIO_TEST_MODULE 'Kalbio.psd1')).CmdletsToExport.Count
         $synopsis | Should -BeLike 'Connects to the Kaleidoscope API*'
-        $csvLibrary | Should -Be 'True' -Because 'the package carries Sylvan.Data.Csv.dll for -Path'
+        $csvLibrary | Should -Be 'True' -Because 'the package carries Dependencies/Sylvan.Data.Csv.dll for -Path'
         $pathRan | Should -Be 'True'
     }
 }

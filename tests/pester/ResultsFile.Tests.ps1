@@ -111,29 +111,38 @@ Describe 'Submit-KalRegistrationResult -Path: validation sends nothing' {
         (Get-TestOperationRequest $script:Sandbox) | Should -BeNullOrEmpty
     }
 
-    It 'does not load the CSV library at Import-Module, only when a file is read' {
+    It 'does not load the CSV library at Import-Module, only when a file is read, and then in a load context of its own' {
         $csv = New-Csv 'load.csv' "record_id,status`nr1,matched`n"
         $output = Invoke-ChildPwsh -Script @'
 param($ModulePath, $Csv)
-function Test-Loaded { [bool]([AppDomain]::CurrentDomain.GetAssemblies() | Where-Object { $_.GetName().Name -eq 'Sylvan.Data.Csv' }) }
+function Get-Loaded { @([AppDomain]::CurrentDomain.GetAssemblies() | Where-Object { $_.GetName().Name -eq 'Sylvan.Data.Csv' }) }
 Import-Module $ModulePath
-"import: $(Test-Loaded)"
+"import: $((Get-Loaded).Count)"
 Submit-KalRegistrationResult op f -Path $Csv -WhatIf
-"path: $(Test-Loaded)"
+$loaded = Get-Loaded
+"path: $($loaded.Count)"
+"default context: $([Runtime.Loader.AssemblyLoadContext]::GetLoadContext($loaded[0]) -eq [Runtime.Loader.AssemblyLoadContext]::Default)"
+"from: $($loaded[0].Location)"
 '@ -ArgumentList $env:KALBIO_TEST_MODULE, $csv
-        $output | Should -Contain 'import: False'
-        $output | Should -Contain 'path: True'
+        $output | Should -Contain 'import: 0'
+        $output | Should -Contain 'path: 1'
+        # Not in the default context, where another module's copy of another version would clash with it.
+        $output | Should -Contain 'default context: False'
+        $output | Should -Contain "from: $(Join-Path $env:KALBIO_TEST_MODULE 'Dependencies/Sylvan.Data.Csv.dll')"
     }
 }
 
 Describe 'Submit-KalRegistrationResult -Path: Ctrl+C mid-file' {
     BeforeEach { Reset-TestRegistration $script:Sandbox $script:Operation $script:File }
 
-    It 'stops reading, sends nothing and leaves no spool file' -Skip:(-not $IsLinux) {
-        $temp = Join-Path $TestDrive 'tmp'
+    It 'stops reading, sends nothing and leaves no spool file (<Format>)' -Skip:(-not $IsLinux) -TestCases @(
+        @{ Format = 'CSV'; Name = 'rows.csv'; Header = 'record_id,status,value'; Row = { param($i, $value) "r$i,matched,$value" } }
+        @{ Format = 'JSON Lines'; Name = 'rows.jsonl'; Header = ''; Row = { param($i, $value) "{""record_id"":""r$i"",""status"":""matched"",""data"":{""value"":""$value""}}" } }
+    ) {
+        $temp = Join-Path $TestDrive "tmp-$Name"
         $null = New-Item -ItemType Directory -Path $temp
         # A named pipe as the file: the test decides where the file "ends", so Ctrl+C surely comes mid-file.
-        $fifo = Join-Path $TestDrive 'rows.csv'
+        $fifo = Join-Path $TestDrive $Name
         & mkfifo $fifo
         $savedTemp = $env:TMPDIR
         $env:TMPDIR = $temp
@@ -146,8 +155,8 @@ Describe 'Submit-KalRegistrationResult -Path: Ctrl+C mid-file' {
                 Submit-KalRegistrationResult $($script:Operation) $($script:File) -LiteralPath '$fifo'")
             $run = $ps.BeginInvoke()
             $writer = [IO.StreamWriter]::new($fifo)
-            $writer.WriteLine('record_id,status,value')
-            foreach ($i in 1..20000) { $writer.WriteLine("r$i,matched,$('v' * 20)") }
+            $writer.WriteLine($Header)
+            foreach ($i in 1..20000) { $writer.WriteLine((& $Row $i ('v' * 20))) }
             $writer.Flush()
             $deadline = [DateTime]::UtcNow.AddSeconds(30)
             do {
@@ -159,7 +168,7 @@ Describe 'Submit-KalRegistrationResult -Path: Ctrl+C mid-file' {
             $stopping = $ps.BeginStop($null, $null)
             # More rows, until the reader has seen the stop and closed the file (then writing fails: a broken pipe).
             try {
-                foreach ($i in 20001..40000) { $writer.WriteLine("r$i,matched,x") }
+                foreach ($i in 20001..40000) { $writer.WriteLine((& $Row $i 'x')) }
                 $writer.Dispose()
             } catch [IO.IOException] { }
             $writer = $null

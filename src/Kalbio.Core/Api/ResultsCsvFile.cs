@@ -19,7 +19,8 @@ namespace Kalbio.Core.Api
     /// </summary>
     /// <remarks>
     /// Only this class uses Sylvan.Data.Csv, so that assembly is loaded when a file is read, not when the module is
-    /// imported.
+    /// imported. In the module, <see cref="PrivateAssemblies.Register"/> must have been called before
+    /// <see cref="Read"/> is first compiled.
     /// </remarks>
     internal static class ResultsCsvFile
     {
@@ -41,15 +42,7 @@ namespace Kalbio.Core.Api
             CancellationToken cancellation)
         {
             string name = Path.GetFileName(path);
-            TextReader text;
-            try
-            {
-                text = new StreamReader(new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan), encoding ?? new UTF8Encoding(false), true, 64 * 1024);
-            }
-            catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
-            {
-                throw new KalInputException("ResultsFileUnreadable", $"The results file '{path}' cannot be read: {ex.Message}", "Path", path, ex);
-            }
+            TextReader text = new StreamReader(ResultsFile.Open(path), encoding ?? new UTF8Encoding(false), true, 64 * 1024);
 
             var options = new CsvDataReaderOptions
             {
@@ -93,7 +86,7 @@ namespace Kalbio.Core.Api
                 KalInputException? problem = builder.Add(recordId, recordStatus, new KalRecordData(dataNames, values), errorMessage);
                 if (problem != null)
                 {
-                    report(new KalInputException(problem.ErrorId, $"Line {firstLine.ToString(CultureInfo.InvariantCulture)} of {name}: {problem.Message}", null, path, problem.InnerException));
+                    report(ResultsFile.AtLine(problem, firstLine, path));
                 }
             }
         }

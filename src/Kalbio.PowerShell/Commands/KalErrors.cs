@@ -79,6 +79,8 @@ namespace Kalbio.PowerShell.Commands
                     return "Give its parameters with -Query instead.";
                 case "InvalidFileName":
                     return input.ParamName == "FileId" ? "Give -FileName." : "Give another -FileName.";
+                case "DataPropertyNotFound":
+                    return "Check the names given to -DataProperty.";
                 case "ResultsFileColumnMissing":
                     return input.ParamName == "DataProperty" ? "Add the column, or check -DataProperty and -Delimiter." : "Add the column, or check -Delimiter.";
                 default:

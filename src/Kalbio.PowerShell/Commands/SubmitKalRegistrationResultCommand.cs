@@ -71,21 +71,21 @@ namespace Kalbio.PowerShell.Commands
         [Parameter(ValueFromPipeline = true, ParameterSetName = RecordSet)]
         public object?[]? Record { get; set; }
 
-        /// <summary>A results CSV file (wildcards allowed, one file), read without an object per row.</summary>
+        /// <summary>A results file (wildcards allowed, one file): JSON Lines when it ends in .jsonl or .ndjson, else CSV; read without an object per row.</summary>
         [Parameter(Mandatory = true, ParameterSetName = PathSet)]
         public string? Path { get; set; }
 
-        /// <summary>A results CSV file, its path taken as it is.</summary>
+        /// <summary>A results file (CSV or JSON Lines), its path taken as it is.</summary>
         [Parameter(Mandatory = true, ParameterSetName = LiteralPathSet)]
         [Alias("PSPath", "LP")]
         public string? LiteralPath { get; set; }
 
-        /// <summary>The CSV delimiter of -Path (default: comma).</summary>
+        /// <summary>The CSV delimiter of -Path (default: comma); refused with a JSON Lines file.</summary>
         [Parameter(ParameterSetName = PathSet)]
         [Parameter(ParameterSetName = LiteralPathSet)]
         public char Delimiter { get; set; } = ',';
 
-        /// <summary>The text encoding of -Path when it has no byte order mark (default: UTF-8).</summary>
+        /// <summary>The text encoding of a CSV -Path when it has no byte order mark (default: UTF-8); a JSON Lines file is UTF-8.</summary>
         [Parameter(ParameterSetName = PathSet)]
         [Parameter(ParameterSetName = LiteralPathSet)]
         [ArgumentCompleter(typeof(TextEncodingCompleter))]
@@ -323,36 +323,55 @@ namespace Kalbio.PowerShell.Commands
                 ThrowTerminatingError(KalErrors.Create("ResultsFileNotFound", ErrorCategory.ObjectNotFound, $"The results file '{resolved}' does not exist.", resolved));
             }
 
+            if (ResultsFile.IsJsonLines(resolved))
+            {
+                if (MyInvocation.BoundParameters.ContainsKey(nameof(Delimiter)))
+                {
+                    ThrowTerminatingError(KalErrors.Create("DelimiterNotForJsonLines", ErrorCategory.InvalidArgument, $"-Delimiter is for CSV files; '{System.IO.Path.GetFileName(resolved)}' is read as JSON Lines (one record object a line) because of its extension. Leave out -Delimiter, or give a CSV file.", Delimiter));
+                }
+
+                if (encoding != null && encoding.CodePage != 65001)
+                {
+                    ThrowTerminatingError(KalErrors.Create("EncodingNotForJsonLines", ErrorCategory.InvalidArgument, $"-Encoding '{Encoding}' cannot be used for '{System.IO.Path.GetFileName(resolved)}': a JSON Lines file is UTF-8. Leave out -Encoding, or convert the file to UTF-8.", Encoding));
+                }
+            }
+
             return (resolved, encoding);
         }
 
-        /// <summary>Kept apart so that the CSV library is loaded only when a file is read.</summary>
-        [MethodImpl(MethodImplOptions.NoInlining)]
+        /// <summary>A results file: JSON Lines by its extension (.jsonl, .ndjson), else CSV.</summary>
         private void ReadResultsFile(ResultsPayloadBuilder builder, string path, System.Text.Encoding? encoding)
         {
+            void Report(KalInputException problem)
+            {
+                if (_reportedErrors++ < MaximumRecordErrors)
+                {
+                    WriteError(new ErrorRecord(KalErrors.Advised(problem), problem.ErrorId, ErrorCategory.InvalidData, path));
+                }
+            }
+
             try
             {
-                ResultsCsvFile.Read(
-                    path,
-                    encoding,
-                    Delimiter,
-                    DataProperty,
-                    builder,
-                    problem =>
-                    {
-                        if (_reportedErrors++ < MaximumRecordErrors)
-                        {
-                            WriteError(new ErrorRecord(problem, problem.ErrorId, ErrorCategory.InvalidData, path));
-                        }
-                    },
-                    _statusWarnings!.Check,
-                    Cancellation);
+                if (ResultsFile.IsJsonLines(path))
+                {
+                    ResultsJsonLinesFile.Read(path, DataProperty, builder, Report, _statusWarnings!.Check, Cancellation);
+                }
+                else
+                {
+                    PrivateAssemblies.Register();
+                    ReadCsvFile(builder, path, encoding, Report);
+                }
             }
             catch (OperationCanceledException) when (Stopping)
             {
                 throw new PipelineStoppedException();
             }
         }
+
+        /// <summary>Kept apart so that the CSV library is loaded only when a CSV file is read, after its resolver is registered.</summary>
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        private void ReadCsvFile(ResultsPayloadBuilder builder, string path, System.Text.Encoding? encoding, Action<KalInputException> report) =>
+            ResultsCsvFile.Read(path, encoding, Delimiter, DataProperty, builder, report, _statusWarnings!.Check, Cancellation);
 
         /// <summary>
         /// Nothing goes out unless everything is valid, across the pipeline: rows that New-KalRecordResult could not
