@@ -130,6 +130,40 @@ $loaded = Get-Loaded
         $output | Should -Contain 'default context: False'
         $output | Should -Contain "from: $(Join-Path $env:KALBIO_TEST_MODULE 'Dependencies/Sylvan.Data.Csv.dll')"
     }
+
+    It "reads a file while another module's Sylvan.Data.Csv of another version is loaded <When>" -TestCases @(
+        @{ When = 'before the module'; Before = $true }
+        @{ When = 'after the module has read a file'; Before = $false }
+    ) {
+        # Another module's copy: an assembly of the same name at version 1.0.0.0, loaded into the default context.
+        # Built with the Roslyn that PowerShell ships for Add-Type, since Add-Type cannot choose an assembly's name.
+        $other = Join-Path $TestDrive "other-$Before"
+        $null = New-Item -ItemType Directory -Path $other
+        Add-Type -TypeDefinition 'public static class KalbioTestRoslynLoaded { }'
+        $source = '[assembly: System.Reflection.AssemblyVersion("1.0.0.0")] namespace Sylvan.Data.Csv { public static class OtherModulesCopy { public static string Name => "other"; } }'
+        $runtime = [IO.Path]::GetDirectoryName([object].Assembly.Location)
+        $references = @([object].Assembly.Location, (Join-Path $runtime 'System.Runtime.dll')) | ForEach-Object { [Microsoft.CodeAnalysis.MetadataReference]::CreateFromFile($_) }
+        $compilation = [Microsoft.CodeAnalysis.CSharp.CSharpCompilation]::Create('Sylvan.Data.Csv',
+            [Microsoft.CodeAnalysis.SyntaxTree[]] @([Microsoft.CodeAnalysis.CSharp.CSharpSyntaxTree]::ParseText($source)),
+            [Microsoft.CodeAnalysis.MetadataReference[]] $references,
+            [Microsoft.CodeAnalysis.CSharp.CSharpCompilationOptions]::new([Microsoft.CodeAnalysis.OutputKind]::DynamicallyLinkedLibrary))
+        $stream = [IO.File]::Create((Join-Path $other 'Sylvan.Data.Csv.dll'))
+        try { $built = $compilation.Emit($stream) } finally { $stream.Dispose() }
+        $built.Success | Should -BeTrue -Because ($built.Diagnostics -join '; ')
+        $csv = New-Csv "clash-$Before.csv" "record_id,status,name`nr1,matched,""a, quoted"" value`n"
+        $output = Invoke-ChildPwsh -Script @'
+param($ModulePath, $Csv, $Other, $Before)
+$loadOther = { [void][Reflection.Assembly]::LoadFrom((Join-Path $Other 'Sylvan.Data.Csv.dll')); "other: $([Sylvan.Data.Csv.OtherModulesCopy]::Name)" }
+if ($Before -eq 'True') { & $loadOther }
+Import-Module $ModulePath
+if ($Before -ne 'True') { Submit-KalRegistrationResult op f -Path $Csv -WhatIf; & $loadOther }
+Submit-KalRegistrationResult op f -Path $Csv -WhatIf -ErrorAction Stop
+$versions = [AppDomain]::CurrentDomain.GetAssemblies() | Where-Object { $_.GetName().Name -eq 'Sylvan.Data.Csv' } | ForEach-Object { $_.GetName().Version.ToString() }
+"versions: $(($versions | Sort-Object) -join ', ')"
+'@ -ArgumentList $env:KALBIO_TEST_MODULE, $csv, $other, $Before
+        $output | Should -Contain 'other: other'
+        $output | Should -Contain 'versions: 1.0.0.0, 1.4.4.0'
+    }
 }
 
 Describe 'Submit-KalRegistrationResult -Path: Ctrl+C mid-file' {
