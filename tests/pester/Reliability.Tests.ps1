@@ -163,6 +163,43 @@ Describe 'Faults survived' {
         (Get-ApiRequest -Answered).status | Should -Be @(429, 200)
     }
 
+    It 'a download killed with kill -9 mid-body leaves the file that was there untouched and one hidden temporary file' -Skip:(-not $IsLinux) {
+        Invoke-Sandbox $script:Sandbox POST files @{ file_id = 'killed'; generated_size = 1MB } | Out-Null
+        Add-Fault @{ path_prefix = '/files/killed'; stall_after_bytes = 200000 }
+        $null = New-Item -ItemType Directory -Path $script:Folder
+        Set-Content -LiteralPath (Join-Path $script:Folder 'killed') -Value 'the copy from yesterday' -NoNewline
+        $start = [Diagnostics.ProcessStartInfo]::new([Environment]::ProcessPath)
+        if ([IO.Path]::GetFileNameWithoutExtension([Environment]::ProcessPath) -eq 'dotnet') { $start.ArgumentList.Add((Join-Path $PSHOME 'pwsh.dll')) }
+        $script = "Import-Module '$env:KALBIO_TEST_MODULE'; Connect-KalApi -ClientId '$($script:Sandbox.ClientId)' -ClientSecret (ConvertTo-SecureString '$($script:Sandbox.ClientSecret)' -AsPlainText -Force) -BaseUri '$($script:Sandbox.Uri)' -TimeoutSec 120; Get-KalFile killed -Destination '$script:Folder' -ProgressAction SilentlyContinue"
+        foreach ($argument in '-NoProfile', '-NonInteractive', '-Command', $script) { $start.ArgumentList.Add($argument) }
+        $child = [Diagnostics.Process]::Start($start)
+        try {
+            # The body has started to arrive in the temporary file, and the server now holds the rest back.
+            $deadline = [DateTime]::UtcNow.AddSeconds(60)
+            while (-not (Get-ChildItem -LiteralPath $script:Folder -Filter '.kal-*.tmp' -Force | Where-Object Length -GE 100000)) {
+                if ([DateTime]::UtcNow -gt $deadline -or $child.HasExited) { throw 'The download did not start writing its temporary file.' }
+                Start-Sleep -Milliseconds 50
+            }
+
+            & kill -9 $child.Id
+            $child.WaitForExit()
+        } finally {
+            if (-not $child.HasExited) { $child.Kill() }
+        }
+
+        Get-Content -LiteralPath (Join-Path $script:Folder 'killed') -Raw | Should -Be 'the copy from yesterday'
+        # A killed process cannot delete its temporary file; it is hidden, named for the module, and the next download
+        # does not mistake it for the file.
+        $left = @(Get-ChildItem -LiteralPath $script:Folder -Force | Where-Object Name -NE 'killed')
+        $left | Should -HaveCount 1
+        $left[0].Name | Should -Match '^\.kal-[0-9a-f]+\.tmp$'
+
+        Invoke-Sandbox $script:Sandbox DELETE faults | Out-Null
+        Connect-TestSandbox $script:Sandbox
+        $file = Get-KalFile killed -Destination $script:Folder -ProgressAction SilentlyContinue
+        (Get-FileHash -LiteralPath $file.FullName -Algorithm SHA256).Hash | Should -Be (Invoke-Sandbox $script:Sandbox GET files/killed/sha256).sha256.ToUpperInvariant()
+    }
+
     It 'a server that stalls mid-body longer than -TimeoutSec gives a KalRequestTimedOut error naming the request, and no file' {
         Connect-TestSandbox $script:Sandbox -Extra @{ TimeoutSec = 1; MaximumRetryCount = 0 }
         Invoke-Sandbox $script:Sandbox POST files @{ file_id = 'slow'; generated_size = 1MB } | Out-Null
