@@ -174,19 +174,19 @@ namespace Kalbio.Core.Api
                 input,
                 name);
 
-            int recordId = Find("record_id", "RecordId");
+            int recordId = Find(RecordFieldNames.RecordId, RecordFieldNames.RecordIdAlias);
             if (recordId < 0)
             {
                 throw Missing("record_id (or RecordId)");
             }
 
-            int status = Find("status");
+            int status = Find(RecordFieldNames.Status);
             if (status < 0)
             {
                 throw Missing("status");
             }
 
-            int errorMessage = Find("error_message", "ErrorMessage");
+            int errorMessage = Find(RecordFieldNames.ErrorMessage, RecordFieldNames.ErrorMessageAlias);
             var data = new List<int>();
             var dataNames = new List<string>();
             if (dataColumns != null)

@@ -22,7 +22,7 @@ namespace Kalbio.Core.Api
     internal static class ResultsJsonLinesFile
     {
         private const int CheckStopEvery = 4096;
-        private const string FieldList = "record_id (or RecordId), status, data and error_message (or ErrorMessage)";
+        private const string FieldList = RecordFieldNames.List;
 
         private static readonly JsonReaderOptions ReaderOptions = new JsonReaderOptions { MaxDepth = JsonValueWriter.MaximumDepth };
 
@@ -251,7 +251,8 @@ namespace Kalbio.Core.Api
                     {
                         string name = reader.GetString()!;
                         reader.Read();
-                        if (Is(name, "record_id") || Is(name, "RecordId"))
+                        RecordField field = RecordFieldNames.Of(name);
+                        if (field == RecordField.RecordId)
                         {
                             RecordId = Once(RecordId, Text(ref reader, name, out Unreadable? wrong), name, ref wrong);
                             if (wrong != null)
@@ -259,7 +260,7 @@ namespace Kalbio.Core.Api
                                 return wrong;
                             }
                         }
-                        else if (Is(name, "status"))
+                        else if (field == RecordField.Status)
                         {
                             Status = Once(Status, Text(ref reader, name, out Unreadable? wrong), name, ref wrong);
                             if (wrong != null)
@@ -267,7 +268,7 @@ namespace Kalbio.Core.Api
                                 return wrong;
                             }
                         }
-                        else if (Is(name, "error_message") || Is(name, "ErrorMessage"))
+                        else if (field == RecordField.ErrorMessage)
                         {
                             ErrorMessage = Once(ErrorMessage, Text(ref reader, name, out Unreadable? wrong), name, ref wrong);
                             if (wrong != null)
@@ -275,7 +276,7 @@ namespace Kalbio.Core.Api
                                 return wrong;
                             }
                         }
-                        else if (Is(name, "data"))
+                        else if (field == RecordField.Data)
                         {
                             if (dataSeen)
                             {

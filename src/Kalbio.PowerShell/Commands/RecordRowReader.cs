@@ -27,14 +27,13 @@ namespace Kalbio.PowerShell.Commands
     /// </remarks>
     internal sealed class RecordRowReader
     {
-        public const string FieldList = "record_id (or RecordId), status, data and error_message (or ErrorMessage)";
-
-        private const string RecordIdName = "record_id";
-        private const string RecordIdAlias = "RecordId";
-        private const string StatusName = "status";
-        private const string DataName = "data";
-        private const string ErrorMessageName = "error_message";
-        private const string ErrorMessageAlias = "ErrorMessage";
+        private const string FieldList = RecordFieldNames.List;
+        private const string RecordIdName = RecordFieldNames.RecordId;
+        private const string RecordIdAlias = RecordFieldNames.RecordIdAlias;
+        private const string StatusName = RecordFieldNames.Status;
+        private const string DataName = RecordFieldNames.Data;
+        private const string ErrorMessageName = RecordFieldNames.ErrorMessage;
+        private const string ErrorMessageAlias = RecordFieldNames.ErrorMessageAlias;
 
         /// <summary>Reads input that must be a record result.</summary>
         public static readonly RecordRowReader RecordResults = new RecordRowReader();
@@ -54,14 +53,6 @@ namespace Kalbio.PowerShell.Commands
 
         private RecordRowReader() => _wholeResults = true;
 
-        private enum Field
-        {
-            None,
-            RecordId,
-            Status,
-            Data,
-            ErrorMessage,
-        }
 
         /// <summary>Null when the names can be used as -DataProperty, else what is wrong with them.</summary>
         public static string? CheckDataProperty(string[] names)
@@ -155,15 +146,6 @@ namespace Kalbio.PowerShell.Commands
         /// <summary>A data value that is absent when null; anything else is checked where it is used.</summary>
         private static object? Data(object? value) => value is PSObject wrapped && wrapped.BaseObject is null ? null : value;
 
-        private static Field FieldOf(string name) =>
-            Is(name, RecordIdName) || Is(name, RecordIdAlias) ? Field.RecordId
-            : Is(name, StatusName) ? Field.Status
-            : Is(name, DataName) ? Field.Data
-            : Is(name, ErrorMessageName) || Is(name, ErrorMessageAlias) ? Field.ErrorMessage
-            : Field.None;
-
-        private static bool Is(string name, string field) => string.Equals(name, field, StringComparison.OrdinalIgnoreCase);
-
         [MethodImpl(HotPath.Optimize)]
         private static RecordFields ReadResult(object item)
         {
@@ -218,18 +200,18 @@ namespace Kalbio.PowerShell.Commands
         /// </summary>
         private static bool Assign(ref RecordFields fields, RecordFields given, string name, object? value)
         {
-            switch (FieldOf(name))
+            switch (RecordFieldNames.Of(name))
             {
-                case Field.RecordId:
+                case RecordField.RecordId:
                     fields.RecordId = given.RecordId ?? Once(fields.RecordId, Text(value, RecordIdName), name);
                     return true;
-                case Field.Status:
+                case RecordField.Status:
                     fields.Status = given.Status ?? Once(fields.Status, Text(value, StatusName), name);
                     return true;
-                case Field.Data:
+                case RecordField.Data:
                     fields.Data = Data(value);
                     return true;
-                case Field.ErrorMessage:
+                case RecordField.ErrorMessage:
                     fields.ErrorMessage = given.ErrorMessage ?? Once(fields.ErrorMessage, Text(value, ErrorMessageName), name);
                     return true;
                 default:
