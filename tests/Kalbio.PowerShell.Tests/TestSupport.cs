@@ -27,6 +27,16 @@ namespace Kalbio.PowerShell.Tests
         public string All => string.Join(Environment.NewLine, Messages);
     }
 
+    /// <summary>A clock the test moves, so token lifetimes pass without sleeping.</summary>
+    internal sealed class TestClock
+    {
+        private long _ticks = DateTimeOffset.UtcNow.UtcTicks;
+
+        public DateTimeOffset Now => new DateTimeOffset(System.Threading.Interlocked.Read(ref _ticks), TimeSpan.Zero);
+
+        public void Advance(TimeSpan by) => System.Threading.Interlocked.Add(ref _ticks, by.Ticks);
+    }
+
     internal static class TestConnections
     {
         public static KalConnection To(SandboxFixture sandbox, Action<KalConnectionOptions>? configure = null)

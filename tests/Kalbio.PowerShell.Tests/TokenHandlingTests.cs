@@ -45,15 +45,19 @@ namespace Kalbio.PowerShell.Tests
         [Fact]
         public async Task A_token_near_expiry_is_refreshed_ahead_and_the_rotated_refresh_token_is_used_next_time()
         {
-            _sandbox.State.SetAccessTokenLifetime(2);
-            using KalConnection connection = TestConnections.To(_sandbox);
+            _sandbox.State.SetAccessTokenLifetime(600);
+            var clock = new TestClock();
+            using KalConnection connection = TestConnections.To(_sandbox, o => o.UtcNow = () => clock.Now);
             await ListRegistrations(connection);
             string first = _sandbox.ApiRequests()[^1].Headers["x-kal-authorization"];
 
-            await Task.Delay(1200); // past half of the 2 s life: due for renewal, not yet expired
+            clock.Advance(TimeSpan.FromSeconds(299)); // a 10-minute token is renewed at half its life, not before
+            await ListRegistrations(connection);
+            Assert.Equal(first, _sandbox.ApiRequests()[^1].Headers["x-kal-authorization"]);
+            clock.Advance(TimeSpan.FromSeconds(2));
             await ListRegistrations(connection);
             string second = _sandbox.ApiRequests()[^1].Headers["x-kal-authorization"];
-            await Task.Delay(1200);
+            clock.Advance(TimeSpan.FromSeconds(301));
             await ListRegistrations(connection);
 
             GrantStats grants = _sandbox.State.GetGrants();
@@ -68,10 +72,10 @@ namespace Kalbio.PowerShell.Tests
         [Fact]
         public async Task Eight_threads_sharing_an_expired_token_cause_exactly_one_refresh_grant()
         {
-            _sandbox.State.SetAccessTokenLifetime(2);
-            using KalConnection connection = TestConnections.To(_sandbox);
+            var clock = new TestClock();
+            using KalConnection connection = TestConnections.To(_sandbox, o => o.UtcNow = () => clock.Now);
             await connection.ConnectAsync(NullKalLog.Instance, CancellationToken.None);
-            await Task.Delay(1200);
+            clock.Advance(TimeSpan.FromMinutes(51)); // an hour's token is renewed 10 minutes ahead
 
             using var start = new Barrier(8);
             Task<string>[] calls = Enumerable.Range(0, 8)
@@ -93,11 +97,11 @@ namespace Kalbio.PowerShell.Tests
         [Fact]
         public async Task A_refused_refresh_falls_back_to_client_credentials()
         {
-            _sandbox.State.SetAccessTokenLifetime(2);
-            using KalConnection connection = TestConnections.To(_sandbox);
+            var clock = new TestClock();
+            using KalConnection connection = TestConnections.To(_sandbox, o => o.UtcNow = () => clock.Now);
             await connection.ConnectAsync(NullKalLog.Instance, CancellationToken.None);
             _sandbox.State.RevokeTokens(TokenRevocation.Refresh);
-            await Task.Delay(1200);
+            clock.Advance(TimeSpan.FromMinutes(51));
 
             var log = new RecordingLog();
             await ListRegistrations(connection, log);

@@ -263,7 +263,7 @@ namespace Kalbio.Core.Http
                 status,
                 serverMessage,
                 redactedBody is null ? null : DebugPreview.Shorten(redactedBody),
-                RetryPolicy.ParseRetryAfter(response));
+                RetryPolicy.ParseRetryAfter(response, _options.UtcNow()));
         }
 
         /// <summary>A body that broke off, ended short or stalled; whether that is retryable depends on the request.</summary>

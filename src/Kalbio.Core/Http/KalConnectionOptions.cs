@@ -52,6 +52,9 @@ namespace Kalbio.Core.Http
 
         public string UserAgent { get; set; } = "Kalbio.PowerShell";
 
+        /// <summary>The clock token lifetimes and Retry-After dates are measured against; tests move it instead of sleeping.</summary>
+        public Func<DateTimeOffset> UtcNow { get; set; } = () => DateTimeOffset.UtcNow;
+
         /// <summary>What a careful user should be told about these options before they are used.</summary>
         public IEnumerable<SecurityRisk> SecurityRisks()
         {

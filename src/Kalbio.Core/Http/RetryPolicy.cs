@@ -71,7 +71,7 @@ namespace Kalbio.Core.Http
             return Capped(TimeSpan.FromTicks((long)Math.Round(backOff.Ticks * factor)));
         }
 
-        public static TimeSpan? ParseRetryAfter(HttpResponseMessage response)
+        public static TimeSpan? ParseRetryAfter(HttpResponseMessage response, DateTimeOffset now)
         {
             RetryConditionHeaderValue? header = response.Headers.RetryAfter;
             if (header is null)
@@ -86,7 +86,7 @@ namespace Kalbio.Core.Http
 
             if (header.Date is DateTimeOffset date)
             {
-                TimeSpan wait = date - DateTimeOffset.UtcNow;
+                TimeSpan wait = date - now;
                 return wait < TimeSpan.Zero ? TimeSpan.Zero : wait;
             }
 

@@ -40,7 +40,7 @@ namespace Kalbio.Core.Http
         public async Task<string> GetAccessTokenAsync(IKalLog log, CancellationToken cancellation)
         {
             TokenSet? current = _current;
-            if (current != null && !current.IsDue(DateTimeOffset.UtcNow))
+            if (current != null && !current.IsDue(_options.UtcNow()))
             {
                 return current.AccessToken;
             }
@@ -49,7 +49,7 @@ namespace Kalbio.Core.Http
             try
             {
                 current = _current;
-                if (current != null && !current.IsDue(DateTimeOffset.UtcNow))
+                if (current != null && !current.IsDue(_options.UtcNow()))
                 {
                     return current.AccessToken;
                 }
@@ -69,7 +69,7 @@ namespace Kalbio.Core.Http
             try
             {
                 TokenSet? current = _current;
-                if (current != null && !string.Equals(current.AccessToken, rejectedToken, StringComparison.Ordinal) && !current.IsDue(DateTimeOffset.UtcNow))
+                if (current != null && !string.Equals(current.AccessToken, rejectedToken, StringComparison.Ordinal) && !current.IsDue(_options.UtcNow()))
                 {
                     return current.AccessToken;
                 }
@@ -126,7 +126,7 @@ namespace Kalbio.Core.Http
                 DescribeContent = () => string.Join("&", Array.ConvertAll(form, p => p.Key + "=" + Uri.EscapeDataString(p.Value))),
             };
 
-            DateTimeOffset requestedAt = DateTimeOffset.UtcNow;
+            DateTimeOffset requestedAt = _options.UtcNow();
             string body;
             try
             {
