@@ -139,7 +139,7 @@ namespace Kalbio.PowerShell.Tests
         [InlineData("two\nlines.csv", "f1", "FileName", "Give another -FileName.")]
         public void A_name_that_cannot_be_a_file_says_where_it_came_from(string? fileName, string fileId, string givenAs, string advice)
         {
-            var failure = Assert.Throws<KalInputException>(() => FilesApi.SaveAsName(fileName, fileId));
+            var failure = Assert.Throws<KalInputException>(() => FileNameRules.Current.SaveAsName(fileName, fileId));
 
             Assert.Equal("InvalidFileName", failure.ErrorId);
             Assert.Equal(givenAs, failure.ParamName);

@@ -27,13 +27,13 @@ namespace Kalbio.PowerShell.Tests
         [InlineData("plain [1].csv", "plain [1].csv")]
         [InlineData("名前.csv", "名前.csv")]
         public void A_given_name_is_reduced_to_its_last_segment(string fileName, string expected) =>
-            Assert.Equal(expected, FilesApi.SaveAsName(fileName, "f1"));
+            Assert.Equal(expected, FileNameRules.Current.SaveAsName(fileName, "f1"));
 
         [Theory]
         [InlineData(null)]
         [InlineData("")]
         public void Without_a_name_the_file_id_is_the_name(string? fileName) =>
-            Assert.Equal("3f6c2a9e", FilesApi.SaveAsName(fileName, "3f6c2a9e"));
+            Assert.Equal("3f6c2a9e", FileNameRules.Current.SaveAsName(fileName, "3f6c2a9e"));
 
         [Theory]
         [InlineData("..")]
@@ -45,7 +45,7 @@ namespace Kalbio.PowerShell.Tests
         [InlineData("line\nbreak.csv")]
         public void Names_that_are_no_file_name_are_refused(string fileName)
         {
-            var failure = Assert.Throws<KalInputException>(() => FilesApi.SaveAsName(fileName, "f1"));
+            var failure = Assert.Throws<KalInputException>(() => FileNameRules.Current.SaveAsName(fileName, "f1"));
             Assert.Equal("InvalidFileName", failure.ErrorId);
             Assert.StartsWith("The file name", failure.Message);
             Assert.DoesNotContain(failure.Message, c => c == '\0' || c == '\n');
@@ -54,7 +54,7 @@ namespace Kalbio.PowerShell.Tests
         [Fact]
         public void A_name_longer_than_the_file_system_allows_is_refused_with_its_length()
         {
-            var failure = Assert.Throws<KalInputException>(() => FilesApi.SaveAsName(new string('x', 256) + ".csv", "f1"));
+            var failure = Assert.Throws<KalInputException>(() => FileNameRules.Current.SaveAsName(new string('x', 256) + ".csv", "f1"));
             Assert.Equal("InvalidFileName", failure.ErrorId);
             Assert.Contains("260", failure.Message);
             Assert.Contains("at most 255", failure.Message);
@@ -64,8 +64,8 @@ namespace Kalbio.PowerShell.Tests
         public void A_saved_path_never_leaves_its_folder()
         {
             string folder = Path.GetTempPath();
-            Assert.Equal(Path.Combine(Path.GetFullPath(folder), "x.csv"), FilesApi.PathInFolder(folder, "x.csv"));
-            Assert.Equal("InvalidFileName", Assert.Throws<KalInputException>(() => FilesApi.PathInFolder(folder, "../x.csv")).ErrorId);
+            Assert.Equal(Path.Combine(Path.GetFullPath(folder), "x.csv"), FileNameRules.PathInFolder(folder, "x.csv"));
+            Assert.Equal("InvalidFileName", Assert.Throws<KalInputException>(() => FileNameRules.PathInFolder(folder, "../x.csv")).ErrorId);
         }
 
         [Fact]
