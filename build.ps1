@@ -15,12 +15,16 @@
     Package  Build, then out/package/Kalbio.<version>.nupkg, installable with Install-PSResource from a
              local folder repository.
     Clean    removes out/ and every bin/ and obj/ folder.
+    Mutation mutation testing of the core's safety code (Stryker.NET, pinned in the tool manifest, with the xunit
+             suite; scope and settings in tests/mutation/stryker-config.json): HTML and JSON reports in out/mutation,
+             then the score of each file, the survivors and the mutants marked equivalent. Fails below the config's
+             thresholds (high: the whole scope, low: each file). Not part of Test or CI: it takes tens of minutes.
 .EXAMPLE
     dotnet tool restore && dotnet pwsh ./build.ps1 -Task Test
 #>
 [CmdletBinding()]
 param(
-    [ValidateSet('Build', 'Test', 'Format', 'Sandbox', 'Demo', 'Package', 'Clean')]
+    [ValidateSet('Build', 'Test', 'Format', 'Sandbox', 'Demo', 'Package', 'Clean', 'Mutation')]
     [string[]] $Task = 'Build',
 
     [ValidateSet('Debug', 'Release')]
@@ -34,7 +38,10 @@ param(
     [string] $WebhookUrl,
 
     # Runs only the Pester files whose names match (e.g. Connection); the style check and xunit are skipped when given.
-    [string] $PesterFilter
+    [string] $PesterFilter,
+
+    # For -Task Mutation: mutates only these files (names such as RetryPolicy, or globs such as **/Http/*.cs).
+    [string[]] $MutateFilter
 )
 
 $ErrorActionPreference = 'Stop'
@@ -197,6 +204,47 @@ function Invoke-Test {
     }
 }
 
+function Invoke-Mutation {
+    Import-Module (Join-Path $Root 'tools/MutationReport.psm1') -Force
+    $configFolder = Join-Path $Root 'tests/mutation'
+    $config = Get-Content -LiteralPath (Join-Path $configFolder 'stryker-config.json') -Raw | ConvertFrom-Json
+    $output = Join-Path $Out 'mutation'
+    if (Test-Path $output) { Remove-Item -LiteralPath $output -Recurse -Force }
+    $arguments = @('stryker', '--config-file', 'stryker-config.json', '--output', $output)
+    foreach ($filter in $MutateFilter) {
+        $glob = if ($filter -match '[*/\\]') { $filter } else { "**/$([IO.Path]::ChangeExtension($filter, '.cs'))" }
+        $arguments += @('--mutate', $glob)
+    }
+
+    $clock = [Diagnostics.Stopwatch]::StartNew()
+    Push-Location $configFolder
+    try { Invoke-Native dotnet $arguments } finally { Pop-Location }
+    $clock.Stop()
+
+    $report = Join-Path $output 'reports/mutation-report.json'
+    $files = @(Get-MutationFileScore -ReportPath $report -RelativeTo (Join-Path $Root 'src/Kalbio.Core'))
+    if ($files.Count -eq 0) { throw "The mutation report $report names no file: does -MutateFilter match a file in tests/mutation/stryker-config.json's scope?" }
+    $total = Get-MutationTotal -Files $files
+
+    Write-Host "`n=== survivors (no test noticed these changes) ===" -ForegroundColor Cyan
+    Get-MutationMutant -ReportPath $report -Status Survived, NoCoverage -RelativeTo (Join-Path $Root 'src/Kalbio.Core') |
+        Format-Table File, Line, Status, Mutator, Code, Replacement -Wrap | Out-Host
+    Write-Host "=== equivalent mutants (ignored in the source, with the reason) ===" -ForegroundColor Cyan
+    Get-MutationMutant -ReportPath $report -Status Ignored -RelativeTo (Join-Path $Root 'src/Kalbio.Core') |
+        Where-Object Reason -notmatch 'mutation type filter|mutate filter|block already covered' |
+        Format-Table File, Line, Mutator, Reason -Wrap | Out-Host
+    Write-Host "=== mutation score per file (killed + timeout over those + survived + no coverage) ===" -ForegroundColor Cyan
+    @($files) + $total | Format-Table File, Killed, Timeout, Survived, NoCoverage, Ignored, @{ Name = 'Score %'; Expression = { $_.Score } } | Out-Host
+    Write-Host ("Mutation run: {0:mm\:ss} (mm:ss). Reports: {1}" -f $clock.Elapsed, (Join-Path $output 'reports/mutation-report.html'))
+
+    $perFileBar = $config.'stryker-config'.thresholds.low
+    $overallBar = $config.'stryker-config'.thresholds.high
+    $below = @($files | Where-Object { $null -ne $_.Score -and $_.Score -lt $perFileBar })
+    if ($below.Count -gt 0 -or ($null -ne $total.Score -and $total.Score -lt $overallBar)) {
+        throw "Mutation score below the bar ($overallBar % over the scope, $perFileBar % in each file): $(if ($below.Count) { ($below.File -join ', ') } else { "all files $($total.Score) %" })."
+    }
+}
+
 function Invoke-Sandbox {
     Invoke-Build
     $arguments = @((Join-Path $SandboxOut 'Kalbio.Sandbox.dll'), '--port', $Port, '--seed-demo', '--guide')
@@ -218,5 +266,6 @@ foreach ($name in $Task) {
         'Sandbox' { Invoke-Sandbox }
         'Demo' { Invoke-Demo }
         'Package' { Invoke-Package }
+        'Mutation' { Invoke-Mutation }
     }
 }
