@@ -234,7 +234,7 @@ function Invoke-Mutation {
         Where-Object Reason -notmatch 'mutation type filter|mutate filter|block already covered' |
         Format-Table File, Line, Mutator, Reason -Wrap | Out-Host
     Write-Host "=== mutation score per file (killed + timeout over those + survived + no coverage) ===" -ForegroundColor Cyan
-    @($files) + $total | Format-Table File, Killed, Timeout, Survived, NoCoverage, Ignored, @{ Name = 'Score %'; Expression = { $_.Score } } | Out-Host
+    @($files) + $total | Format-Table File, Killed, Timeout, Survived, NoCoverage, Equivalent, @{ Name = 'Score %'; Expression = { $_.Score } } | Out-Host
     Write-Host ("Mutation run: {0:mm\:ss} (mm:ss). Reports: {1}" -f $clock.Elapsed, (Join-Path $output 'reports/mutation-report.html'))
 
     $perFileBar = $config.'stryker-config'.thresholds.low

@@ -3,10 +3,16 @@
 Set-StrictMode -Version Latest
 
 # Killed and timed-out mutants were detected; survivors and mutants no test reached were not. Mutants that did not
-# compile, or that were ignored (by mutator kind, or as equivalent with a "Stryker disable" comment giving the
-# reason), are no test's business and do not count.
-$script:Detected = 'Killed', 'Timeout'
-$script:Undetected = 'Survived', 'NoCoverage'
+# compile, that Stryker's own filters removed (outside the mutate globs, string literals, blocks already mutated
+# whole), or that a "Stryker disable" comment marks as equivalent (the comment's reason is the status reason) are no
+# test's business and do not count; the equivalent ones are listed.
+$script:FilterReasons = '^Removed by (mutate filter|mutation type filter|block already covered filter)'
+
+# Stryker's status, except that an ignored mutant with a reason of our own is 'Equivalent'.
+function Get-MutantStatus($Mutant) {
+    if ($Mutant.status -eq 'Ignored' -and $Mutant['statusReason'] -notmatch $script:FilterReasons) { return 'Equivalent' }
+    return $Mutant.status
+}
 
 function Get-MutationScore {
     param([int] $Detected, [int] $Undetected)
@@ -14,43 +20,35 @@ function Get-MutationScore {
     return [math]::Round(100.0 * $Detected / ($Detected + $Undetected), 1)
 }
 
-# One row per file: its counts and score. $RelativeTo shortens the paths.
+# One row per mutated file: its counts and score (files the scope left out are not listed). $RelativeTo shortens
+# the paths.
 function Get-MutationFileScore {
     param([Parameter(Mandatory)] [string] $ReportPath, [string] $RelativeTo)
     $report = Get-Content -LiteralPath $ReportPath -Raw | ConvertFrom-Json -AsHashtable
     foreach ($path in ($report.files.Keys | Sort-Object)) {
-        $mutants = @($report.files[$path].mutants)
-        $count = { param($statuses) @($mutants | Where-Object { $_.status -in $statuses }).Count }
-        $killed = & $count @('Killed')
-        $timeout = & $count @('Timeout')
-        $survived = & $count @('Survived')
-        $noCoverage = & $count @('NoCoverage')
-        $name = if ($RelativeTo) { [IO.Path]::GetRelativePath($RelativeTo, $path) } else { $path }
-        [pscustomobject]@{
-            File       = $name
-            Killed     = $killed
-            Timeout    = $timeout
-            Survived   = $survived
-            NoCoverage = $noCoverage
-            Ignored    = & $count @('Ignored')
-            Score      = Get-MutationScore -Detected ($killed + $timeout) -Undetected ($survived + $noCoverage)
-        }
+        $statuses = @($report.files[$path].mutants | ForEach-Object { Get-MutantStatus $_ })
+        $count = { param($status) @($statuses | Where-Object { $_ -eq $status }).Count }
+        $row = [ordered]@{ File = if ($RelativeTo) { [IO.Path]::GetRelativePath($RelativeTo, $path) } else { $path } }
+        foreach ($status in 'Killed', 'Timeout', 'Survived', 'NoCoverage', 'Equivalent') { $row[$status] = & $count $status }
+        if ($row.Killed + $row.Timeout + $row.Survived + $row.NoCoverage + $row.Equivalent -eq 0) { continue }
+        $row.Score = Get-MutationScore -Detected ($row.Killed + $row.Timeout) -Undetected ($row.Survived + $row.NoCoverage)
+        [pscustomobject] $row
     }
 }
 
-# The mutants of one status or more, with the line they change and what they change it to.
+# The mutants of one status or more (Stryker's, or Equivalent), with the line they change and what they change it to.
 function Get-MutationMutant {
     param([Parameter(Mandatory)] [string] $ReportPath, [Parameter(Mandatory)] [string[]] $Status, [string] $RelativeTo)
     $report = Get-Content -LiteralPath $ReportPath -Raw | ConvertFrom-Json -AsHashtable
     foreach ($path in ($report.files.Keys | Sort-Object)) {
         $lines = $report.files[$path].source -split "`r?`n"
         $name = if ($RelativeTo) { [IO.Path]::GetRelativePath($RelativeTo, $path) } else { $path }
-        foreach ($mutant in @($report.files[$path].mutants | Where-Object { $_.status -in $Status })) {
+        foreach ($mutant in @($report.files[$path].mutants | Where-Object { (Get-MutantStatus $_) -in $Status })) {
             $line = [int] $mutant.location.start.line
             [pscustomobject]@{
                 File        = $name
                 Line        = $line
-                Status      = $mutant.status
+                Status      = Get-MutantStatus $mutant
                 Mutator     = $mutant.mutatorName
                 Code        = $lines[$line - 1].Trim()
                 Replacement = $mutant['replacement']
@@ -63,14 +61,14 @@ function Get-MutationMutant {
 # The whole run as one row, for the bar the scope must clear.
 function Get-MutationTotal {
     param([Parameter(Mandatory)] [object[]] $Files)
-    $sum = { param($property) ($Files | Measure-Object -Property $property -Sum).Sum }
+    $sum = { param($property) [int] ($Files | Measure-Object -Property $property -Sum).Sum }
     [pscustomobject]@{
         File       = 'all files'
         Killed     = & $sum Killed
         Timeout    = & $sum Timeout
         Survived   = & $sum Survived
         NoCoverage = & $sum NoCoverage
-        Ignored    = & $sum Ignored
+        Equivalent = & $sum Equivalent
         Score      = Get-MutationScore -Detected ((& $sum Killed) + (& $sum Timeout)) -Undetected ((& $sum Survived) + (& $sum NoCoverage))
     }
 }

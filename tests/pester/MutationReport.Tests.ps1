@@ -21,6 +21,11 @@ BeforeAll {
                     source   = 'x'
                     mutants  = @((& $mutant 8 'Killed' 1), (& $mutant 9 'Ignored' 1 'Removed by mutation type filter'))
                 }
+                '/repo/src/Kalbio.Core/Json/Outside.cs' = @{
+                    language = 'cs'
+                    source   = 'y'
+                    mutants  = @((& $mutant 10 'Ignored' 1 'Removed by mutate filter'))
+                }
             }
         }
         $report | ConvertTo-Json -Depth 10 | Set-Content -LiteralPath $Path
@@ -34,12 +39,13 @@ Describe 'The mutation report' {
         New-Report $script:Report
     }
 
-    It 'scores each file as killed and timed out over those plus survived and uncovered; compile errors and ignored mutants do not count' {
+    It 'scores each mutated file as killed and timed out over those plus survived and uncovered; compile errors, filtered and equivalent mutants do not count' {
         $files = @(Get-MutationFileScore -ReportPath $script:Report -RelativeTo '/repo/src/Kalbio.Core')
 
         $files.File | Should -Be @([IO.Path]::Combine('Http', 'A.cs'), [IO.Path]::Combine('Json', 'B.cs'))
         $a = $files[0]
-        $a.Killed, $a.Timeout, $a.Survived, $a.NoCoverage, $a.Ignored | Should -Be @(2, 1, 1, 1, 1)
+        $a.Killed, $a.Timeout, $a.Survived, $a.NoCoverage, $a.Equivalent | Should -Be @(2, 1, 1, 1, 1)
+        $files[1].Equivalent | Should -Be 0 -Because 'a string mutation removed by the type filter is not an equivalent mutant'
         $a.Score | Should -Be 60
         $files[1].Score | Should -Be 100
     }
@@ -57,8 +63,8 @@ Describe 'The mutation report' {
         $survivor.Code | Should -Be 'if (a >= b)'
         $survivor.Replacement | Should -Be 'a > b'
 
-        $ignored = @(Get-MutationMutant -ReportPath $script:Report -Status Ignored)
-        $ignored.Reason | Should -Contain 'a capacity hint'
+        $equivalent = @(Get-MutationMutant -ReportPath $script:Report -Status Equivalent)
+        $equivalent.Reason | Should -Be @('a capacity hint')
     }
 
     It 'has no score for a file whose mutants were all ignored' {
