@@ -218,7 +218,16 @@ function Invoke-Mutation {
 
     $clock = [Diagnostics.Stopwatch]::StartNew()
     Push-Location $configFolder
-    try { Invoke-Native dotnet $arguments } finally { Pop-Location }
+    try { Invoke-Native dotnet $arguments }
+    finally {
+        Pop-Location
+        # Stryker swaps a mutated Kalbio.Core.dll into the test project's Debug output, keeping the original beside it
+        # (and leaving that copy even after a normal run); put the original back, so that after an interrupted run a
+        # later Debug test run never tests a mutant.
+        foreach ($backup in Get-ChildItem -Path (Join-Path $TestProject 'bin') -Recurse -Filter '*.stryker-unchanged' -ErrorAction SilentlyContinue) {
+            Move-Item -LiteralPath $backup.FullName -Destination ($backup.FullName -replace '\.stryker-unchanged$', '') -Force
+        }
+    }
     $clock.Stop()
 
     $report = Join-Path $output 'reports/mutation-report.json'
