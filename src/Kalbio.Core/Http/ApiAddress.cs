@@ -64,9 +64,9 @@ namespace Kalbio.Core.Http
 
                 string relative = pathPart.StartsWith("/", StringComparison.Ordinal) ? pathPart.Substring(1) : pathPart;
                 CheckSegments(path, relative);
+                // Stryker disable once Statement,Block : unreachable; Uri.TryCreate accepts an http(s) base plus any path that passed the checks above (it escapes what it must), the guard keeps a KalInputException should that change
                 if (!Uri.TryCreate(baseUri.GetLeftPart(UriPartial.Path) + relative + queryPart, UriKind.Absolute, out Uri? combined))
                 {
-                    // Stryker disable once Statement : unreachable; Uri.TryCreate accepts an http(s) base plus any path that passed the checks above (it escapes what it must), the guard keeps a KalInputException should that change
                     throw Invalid(path, $"The path '{path}' does not make a valid address under {baseUri}.");
                 }
 
