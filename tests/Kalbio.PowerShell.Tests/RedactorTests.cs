@@ -1,8 +1,4 @@
-using System;
-using System.Globalization;
 using System.Linq;
-using System.Reflection;
-using System.Runtime.Loader;
 using Kalbio.Core.Http;
 using Xunit;
 
@@ -20,30 +16,6 @@ namespace Kalbio.PowerShell.Tests
         [InlineData("Client_Secret=cs-1", "Client_Secret=***")]
         public void Secret_fields_are_masked_whatever_the_case_of_their_name(string text, string expected) =>
             Assert.Equal(expected, new Redactor().Redact(text));
-
-        [Fact]
-        public void Secret_field_names_match_without_regard_to_case_under_a_turkish_culture_too()
-        {
-            // The patterns are built when the type is first used, under the culture of that moment; a fresh copy of the
-            // core shows what a session that starts under tr-TR (where 'I' does not lower-case to 'i') would get.
-            var context = new AssemblyLoadContext("redactor-tr", isCollectible: true);
-            CultureInfo before = CultureInfo.CurrentCulture;
-            try
-            {
-                CultureInfo.CurrentCulture = new CultureInfo("tr-TR");
-                Assembly core = context.LoadFromAssemblyPath(typeof(Redactor).Assembly.Location);
-                object redactor = Activator.CreateInstance(core.GetType(typeof(Redactor).FullName!)!, nonPublic: true)!;
-                MethodInfo redact = redactor.GetType().GetMethod(nameof(Redactor.Redact))!;
-
-                Assert.Equal("{\"CLIENT_SECRET\":\"***\"}", redact.Invoke(redactor, new object[] { "{\"CLIENT_SECRET\":\"cs-1\"}" }));
-                Assert.Equal("ID_TOKEN=x&CLIENT_SECRET=***", redact.Invoke(redactor, new object[] { "ID_TOKEN=x&CLIENT_SECRET=cs-1" }));
-            }
-            finally
-            {
-                CultureInfo.CurrentCulture = before;
-                context.Unload();
-            }
-        }
 
         [Fact]
         public void Pinned_and_remembered_values_are_masked_wherever_they_appear()
