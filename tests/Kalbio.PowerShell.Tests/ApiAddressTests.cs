@@ -1,4 +1,5 @@
 using System;
+using System.Collections;
 using System.Collections.Generic;
 using Kalbio.Core.Http;
 using Kalbio.PowerShell.Client;
@@ -79,6 +80,69 @@ namespace Kalbio.PowerShell.Tests
             Assert.Equal("InvalidApiPath", failure.ErrorId);
         }
 
+        [Theory]
+        [InlineData("\\programs", "backslash")]
+        [InlineData("\\\\evil.example.test\\x", "backslash")]
+        [InlineData("#programs", "'#'")]
+        public void A_backslash_or_hash_at_the_start_of_a_path_is_refused_like_anywhere_else(string path, string named)
+        {
+            var failure = Assert.Throws<KalInputException>(() => ApiAddress.Resolve(Api, path));
+            Assert.Equal("InvalidApiPath", failure.ErrorId);
+            Assert.Contains(named, failure.Message);
+        }
+
+        [Fact]
+        public void A_query_mark_at_the_start_of_a_path_queries_the_base_uri_itself()
+        {
+            Assert.Equal("https://api.example.test/?limit=5", ApiAddress.Resolve(Api, "?limit=5").AbsoluteUri);
+            Assert.Equal("https://gateway.example.test/kal/v1/?limit=5", ApiAddress.Resolve(ApiWithPath, "?limit=5").AbsoluteUri);
+        }
+
+        [Fact]
+        public void An_absolute_url_without_a_path_is_the_base_uri()
+        {
+            Assert.Equal("https://api.example.test/", ApiAddress.Resolve(Api, "https://api.example.test").AbsoluteUri);
+            Assert.Equal("https://api.example.test/?limit=5", ApiAddress.Resolve(Api, "https://api.example.test?limit=5").AbsoluteUri);
+        }
+
+        [Fact]
+        public void An_http_api_accepts_its_own_http_urls()
+        {
+            var local = new Uri("http://127.0.0.1:5000/");
+            Assert.Equal("http://127.0.0.1:5000/programs", ApiAddress.Resolve(local, "http://127.0.0.1:5000/programs").AbsoluteUri);
+            Assert.Equal("ForeignApiUrl", Assert.Throws<KalInputException>(() => ApiAddress.Resolve(local, "https://127.0.0.1:5000/programs")).ErrorId);
+        }
+
+        [Theory]
+        [InlineData("ftp://api.example.test/programs")]
+        [InlineData("file:///etc/passwd")]
+        [InlineData("https://[::1/programs")]
+        [InlineData("https://exa mple.test/programs")]
+        public void Urls_that_are_not_http_addresses_are_refused_as_such(string path)
+        {
+            var failure = Assert.Throws<KalInputException>(() => ApiAddress.Resolve(Api, path));
+            Assert.Equal("ForeignApiUrl", failure.ErrorId);
+            Assert.Contains("is not an http(s) address of the API", failure.Message);
+        }
+
+        [Theory]
+        [InlineData("https://user:pw@api.example.test/programs?sig=S", "'https://api.example.test/programs' carries a user name")]
+        [InlineData("https://evil.example.test/programs?sig=S", "'https://evil.example.test/programs' is not on the connected API (https://api.example.test)")]
+        [InlineData("https://api.example.test:8443/programs", "'https://api.example.test:8443/programs' is not on the connected API")]
+        public void A_foreign_url_is_named_by_its_origin_and_path_in_the_refusal(string path, string expected)
+        {
+            var failure = Assert.Throws<KalInputException>(() => ApiAddress.Resolve(Api, path));
+            Assert.Equal("ForeignApiUrl", failure.ErrorId);
+            Assert.Contains(expected, failure.Message);
+        }
+
+        [Fact]
+        public void A_url_outside_the_base_path_is_named_by_its_origin_and_path_in_the_refusal()
+        {
+            var failure = Assert.Throws<KalInputException>(() => ApiAddress.Resolve(ApiWithPath, "https://gateway.example.test/other-service/x?sig=S"));
+            Assert.Contains("'https://gateway.example.test/other-service/x' is outside the API's base URI", failure.Message);
+        }
+
         [Fact]
         public void Query_names_and_values_are_percent_encoded_in_order_and_arrays_repeat_the_name()
         {
@@ -89,6 +153,7 @@ namespace Kalbio.PowerShell.Tests
                 new("skip", null),
                 new("empty", ""),
                 new("flag", true),
+                new("off", false),
                 new("ratio", 0.5),
                 new("at", new DateTimeOffset(2024, 1, 2, 3, 4, 5, TimeSpan.FromHours(2))),
                 new("na me", 7L),
@@ -96,7 +161,7 @@ namespace Kalbio.PowerShell.Tests
 
             string text = ApiAddress.FormatQuery(query);
 
-            Assert.Equal("q=a%20b%26c%3Dd%2Be%2F%C3%A9&tag=x&tag=2&empty=&flag=true&ratio=0.5&at=2024-01-02T03%3A04%3A05.0000000%2B02%3A00&na%20me=7", text);
+            Assert.Equal("q=a%20b%26c%3Dd%2Be%2F%C3%A9&tag=x&tag=2&empty=&flag=true&off=false&ratio=0.5&at=2024-01-02T03%3A04%3A05.0000000%2B02%3A00&na%20me=7", text);
         }
 
         [Fact]
@@ -107,15 +172,82 @@ namespace Kalbio.PowerShell.Tests
             Assert.Equal("https://api.example.test/programs?tag=x", ApiAddress.WithQuery(ApiAddress.Resolve(Api, "programs"), "tag=x").AbsoluteUri);
         }
 
-        [Theory]
-        [InlineData("nested")]
-        [InlineData("nan")]
-        public void Query_values_without_a_text_form_are_refused(string kind)
+        [Fact]
+        public void A_query_after_a_bare_query_mark_needs_no_separator()
         {
-            object value = kind == "nested" ? new Dictionary<string, object> { ["a"] = 1 } : double.NaN;
+            Uri uri = ApiAddress.WithQuery(ApiAddress.Resolve(Api, "programs?"), "tag=x");
+            Assert.Equal("https://api.example.test/programs?tag=x", uri.AbsoluteUri);
+        }
+
+        [Fact]
+        public void An_empty_query_leaves_the_address_as_it_is()
+        {
+            Assert.Equal("https://api.example.test/programs", ApiAddress.WithQuery(ApiAddress.Resolve(Api, "programs"), string.Empty).AbsoluteUri);
+            Assert.Equal("https://api.example.test/programs?limit=5", ApiAddress.WithQuery(ApiAddress.Resolve(Api, "programs?limit=5"), string.Empty).AbsoluteUri);
+        }
+
+        [Fact]
+        public void Host_wrappers_are_unwrapped_for_a_value_and_for_each_element_of_a_list()
+        {
+            object? Unwrap(object value) => value is Wrapped w ? w.Value : value;
+            var query = new List<KeyValuePair<string, object?>>
+            {
+                new("n", new Wrapped(5)),
+                new("tag", new Wrapped(new object[] { new Wrapped("x"), "y", new Wrapped(null) })),
+                new("gone", new Wrapped(null)),
+            };
+
+            Assert.Equal("n=5&tag=x&tag=y", ApiAddress.FormatQuery(query, Unwrap));
+        }
+
+        [Fact]
+        public void A_wrapped_value_without_an_unwrapper_has_no_query_form()
+        {
+            var failure = Assert.Throws<KalInputException>(() => ApiAddress.FormatQuery(new[] { new KeyValuePair<string, object?>("n", new Wrapped(5)) }));
+            Assert.Contains($"a {typeof(Wrapped).FullName}", failure.Message);
+        }
+
+        [Theory]
+        [InlineData("nested", "a nested object or list")]
+        [InlineData("list in a list", "a nested object or list")]
+        [InlineData("formattable list in a list", "a nested object or list")]
+        [InlineData("nan", "the number NaN")]
+        [InlineData("infinity", "the number -Infinity")]
+        [InlineData("float nan", "the number NaN")]
+        [InlineData("float infinity", "the number Infinity")]
+        [InlineData("object", "a System.Object")]
+        public void Query_values_without_a_text_form_are_refused_and_described(string kind, string described)
+        {
+            object value = kind switch
+            {
+                "nested" => new Dictionary<string, object> { ["a"] = 1 },
+                "list in a list" => new object[] { new[] { 1, 2 } },
+                "formattable list in a list" => new object[] { new FormattableList() },
+                "nan" => double.NaN,
+                "infinity" => double.NegativeInfinity,
+                "float nan" => float.NaN,
+                "float infinity" => float.PositiveInfinity,
+                _ => new object(),
+            };
             var failure = Assert.Throws<KalInputException>(() => ApiAddress.FormatQuery(new[] { new KeyValuePair<string, object?>("f", value) }));
             Assert.Equal("InvalidQuery", failure.ErrorId);
-            Assert.Contains("'f'", failure.Message);
+            Assert.Contains("'f' is " + described + ",", failure.Message);
+        }
+
+        /// <summary>Stands for a host's wrapper object (e.g. PowerShell's PSObject), which has no query form itself.</summary>
+        private sealed class Wrapped
+        {
+            public Wrapped(object? value) => Value = value;
+
+            public object? Value { get; }
+        }
+
+        /// <summary>A list that can also format itself: as an element of a list it is still a nested list.</summary>
+        private sealed class FormattableList : IFormattable, IEnumerable
+        {
+            public string ToString(string? format, IFormatProvider? formatProvider) => "1,2";
+
+            public IEnumerator GetEnumerator() => new[] { 1, 2 }.GetEnumerator();
         }
     }
 }

@@ -1,5 +1,4 @@
 using System;
-using System.IO;
 using Kalbio.Core.Api;
 using Kalbio.Core.Http;
 using Kalbio.PowerShell.Client;
@@ -7,7 +6,7 @@ using Xunit;
 
 namespace Kalbio.PowerShell.Tests
 {
-    /// <summary>Where a file is fetched from and the names it may be saved under; no server needed.</summary>
+    /// <summary>Where a file is fetched from; no server needed. The names it may be saved under: FileNameRulesTests.</summary>
     public sealed class FilesApiTests : IDisposable
     {
         private readonly KalConnection _connection = new KalConnection(new KalConnectionOptions
@@ -18,55 +17,6 @@ namespace Kalbio.PowerShell.Tests
         });
 
         public void Dispose() => _connection.Dispose();
-
-        [Theory]
-        [InlineData("../../etc/x.csv", "x.csv")]
-        [InlineData("/etc/x.csv", "x.csv")]
-        [InlineData(@"C:\Windows\x.csv", "x.csv")]
-        [InlineData(@"..\..\x.csv", "x.csv")]
-        [InlineData("plain [1].csv", "plain [1].csv")]
-        [InlineData("名前.csv", "名前.csv")]
-        public void A_given_name_is_reduced_to_its_last_segment(string fileName, string expected) =>
-            Assert.Equal(expected, FileNameRules.Current.SaveAsName(fileName, "f1"));
-
-        [Theory]
-        [InlineData(null)]
-        [InlineData("")]
-        public void Without_a_name_the_file_id_is_the_name(string? fileName) =>
-            Assert.Equal("3f6c2a9e", FileNameRules.Current.SaveAsName(fileName, "3f6c2a9e"));
-
-        [Theory]
-        [InlineData("..")]
-        [InlineData("a/..")]
-        [InlineData(".")]
-        [InlineData("dir/")]
-        [InlineData("   ")]
-        [InlineData("a\0b.csv")]
-        [InlineData("line\nbreak.csv")]
-        public void Names_that_are_no_file_name_are_refused(string fileName)
-        {
-            var failure = Assert.Throws<KalInputException>(() => FileNameRules.Current.SaveAsName(fileName, "f1"));
-            Assert.Equal("InvalidFileName", failure.ErrorId);
-            Assert.StartsWith("The file name", failure.Message);
-            Assert.DoesNotContain(failure.Message, c => c == '\0' || c == '\n');
-        }
-
-        [Fact]
-        public void A_name_longer_than_the_file_system_allows_is_refused_with_its_length()
-        {
-            var failure = Assert.Throws<KalInputException>(() => FileNameRules.Current.SaveAsName(new string('x', 256) + ".csv", "f1"));
-            Assert.Equal("InvalidFileName", failure.ErrorId);
-            Assert.Contains("260", failure.Message);
-            Assert.Contains("at most 255", failure.Message);
-        }
-
-        [Fact]
-        public void A_saved_path_never_leaves_its_folder()
-        {
-            string folder = Path.GetTempPath();
-            Assert.Equal(Path.Combine(Path.GetFullPath(folder), "x.csv"), FileNameRules.PathInFolder(folder, "x.csv"));
-            Assert.Equal("InvalidFileName", Assert.Throws<KalInputException>(() => FileNameRules.PathInFolder(folder, "../x.csv")).ErrorId);
-        }
 
         [Fact]
         public void The_path_is_the_files_endpoint_or_the_activity_scoped_one_with_ids_escaped()

@@ -75,7 +75,7 @@ namespace Kalbio.Core.Http
         {
             if (string.IsNullOrEmpty(text))
             {
-                return text ?? string.Empty;
+                return string.Empty;
             }
 
             string result = SecretJsonField.Replace(text, "$1\"" + Mask + "\"");
