@@ -87,6 +87,7 @@ namespace Kalbio.Core.Http
             if (header.Date is DateTimeOffset date)
             {
                 TimeSpan wait = date - now;
+                // Stryker disable once Equality : at exactly zero both branches give TimeSpan.Zero
                 return wait < TimeSpan.Zero ? TimeSpan.Zero : wait;
             }
 
@@ -95,11 +96,13 @@ namespace Kalbio.Core.Http
 
         private TimeSpan Capped(TimeSpan delay)
         {
+            // Stryker disable once Equality : a zero delay comes back as zero either way while the cap is not negative (MaximumRetryDelay is not user-settable: 60 s)
             if (delay < TimeSpan.Zero)
             {
                 return TimeSpan.Zero;
             }
 
+            // Stryker disable once Equality : a delay equal to the cap is the cap either way
             return delay > _options.MaximumRetryDelay ? _options.MaximumRetryDelay : delay;
         }
 

@@ -14,6 +14,7 @@ namespace Kalbio.Core.Http
             RefreshToken = refreshToken;
             IssuedAt = issuedAt;
             ExpiresAt = issuedAt + lifetime;
+            // Stryker disable once Equality : at exactly 20 minutes half the lifetime is the 10 minutes ahead, so both rules agree
             TimeSpan ahead = lifetime < RenewAhead + RenewAhead ? TimeSpan.FromTicks(lifetime.Ticks / 2) : RenewAhead;
             RenewAt = ExpiresAt - ahead;
         }
