@@ -86,25 +86,13 @@ namespace Kalbio.Core.Http
 
             if (header.Date is DateTimeOffset date)
             {
-                TimeSpan wait = date - now;
-                // Stryker disable once Equality : at exactly zero both branches give TimeSpan.Zero
-                return wait < TimeSpan.Zero ? TimeSpan.Zero : wait;
+                return TimeSpan.FromTicks(Math.Max(0, (date - now).Ticks));
             }
 
             return null;
         }
 
-        private TimeSpan Capped(TimeSpan delay)
-        {
-            // Stryker disable once Equality : a zero delay comes back as zero either way while the cap is not negative (MaximumRetryDelay is not user-settable: 60 s)
-            if (delay < TimeSpan.Zero)
-            {
-                return TimeSpan.Zero;
-            }
-
-            // Stryker disable once Equality : a delay equal to the cap is the cap either way
-            return delay > _options.MaximumRetryDelay ? _options.MaximumRetryDelay : delay;
-        }
+        private TimeSpan Capped(TimeSpan delay) => TimeSpan.FromTicks(Math.Max(0, Math.Min(delay.Ticks, _options.MaximumRetryDelay.Ticks)));
 
         private static double NextShared()
         {

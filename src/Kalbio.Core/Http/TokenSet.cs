@@ -14,8 +14,7 @@ namespace Kalbio.Core.Http
             RefreshToken = refreshToken;
             IssuedAt = issuedAt;
             ExpiresAt = issuedAt + lifetime;
-            // Stryker disable once Equality : at exactly 20 minutes half the lifetime is the 10 minutes ahead, so both rules agree
-            TimeSpan ahead = lifetime < RenewAhead + RenewAhead ? TimeSpan.FromTicks(lifetime.Ticks / 2) : RenewAhead;
+            TimeSpan ahead = TimeSpan.FromTicks(Math.Min(RenewAhead.Ticks, lifetime.Ticks / 2));
             RenewAt = ExpiresAt - ahead;
         }
 
