@@ -37,6 +37,13 @@ namespace Kalbio.PowerShell.Tests
         private void TokenEndpointAnswers(int? status, string? body = null, int delayMs = 0) =>
             _sandbox.State.AddFault(new FaultSpec { Method = "POST", PathPrefix = "/auth/oauth/token", Status = status, Body = body, DelayMs = delayMs });
 
+        /// <summary>The grants the sandbox made: client credentials, refreshes, and refused ones.</summary>
+        private void AssertGrants(int clientCredentials, int refreshToken, int failed = 0)
+        {
+            GrantStats grants = _sandbox.State.GetGrants();
+            Assert.Equal((clientCredentials, refreshToken, failed), (grants.ClientCredentials, grants.RefreshToken, grants.Failed));
+        }
+
         /// <summary>Starts <paramref name="start"/> on <paramref name="context"/>, as a caller on a UI or pipeline thread would.</summary>
         private static Task<string> StartOn(SynchronizationContext context, Func<Task<string>> start)
         {
@@ -212,9 +219,7 @@ namespace Kalbio.PowerShell.Tests
 
             Assert.NotEqual(refused, renewed);
             Assert.Equal(renewed, second);
-            GrantStats grants = _sandbox.State.GetGrants();
-            Assert.Equal(1, grants.ClientCredentials);
-            Assert.Equal(1, grants.RefreshToken);
+            AssertGrants(clientCredentials: 1, refreshToken: 1);
         }
 
         [Fact]
@@ -229,7 +234,7 @@ namespace Kalbio.PowerShell.Tests
             string again = await RenewRejected(connection, refused);
 
             Assert.NotEqual(renewed, again);
-            Assert.Equal(2, _sandbox.State.GetGrants().RefreshToken);
+            AssertGrants(clientCredentials: 1, refreshToken: 2);
         }
 
         [Fact]
@@ -270,9 +275,7 @@ namespace Kalbio.PowerShell.Tests
             Assert.Equal(0, context.Posts);
             Assert.Equal(4, new[] { first, refreshed, renewed, afterWait[0] }.Distinct().Count());
             Assert.All(afterWait, token => Assert.Equal(afterWait[0], token));
-            GrantStats grants = _sandbox.State.GetGrants();
-            Assert.Equal(1, grants.ClientCredentials);
-            Assert.Equal(3, grants.RefreshToken);
+            AssertGrants(clientCredentials: 1, refreshToken: 3);
         }
 
         [Fact]
@@ -289,10 +292,7 @@ namespace Kalbio.PowerShell.Tests
 
             Assert.Equal(500, failure.StatusCode);
             Assert.Equal(KalErrorKind.ServerError, failure.Kind);
-            GrantStats grants = _sandbox.State.GetGrants();
-            Assert.Equal(1, grants.ClientCredentials); // only the first: a 5xx does not say the refresh token is dead
-            Assert.Equal(1, grants.RefreshToken);
-            Assert.Equal(0, grants.Failed);
+            AssertGrants(clientCredentials: 1, refreshToken: 1); // no fallback grant: a 5xx does not say the refresh token is dead
         }
 
         [Fact]
@@ -385,10 +385,7 @@ namespace Kalbio.PowerShell.Tests
             string renewed = await Token(connection, log);
 
             Assert.NotEqual("access-from-the-server", renewed);
-            GrantStats grants = _sandbox.State.GetGrants();
-            Assert.Equal(1, grants.ClientCredentials);
-            Assert.Equal(0, grants.RefreshToken);
-            Assert.Equal(0, grants.Failed); // no refresh was even tried
+            AssertGrants(clientCredentials: 1, refreshToken: 0, failed: 0); // no refresh was even tried
             Assert.DoesNotContain("Refreshing", log.All);
         }
 
