@@ -86,22 +86,13 @@ namespace Kalbio.Core.Http
 
             if (header.Date is DateTimeOffset date)
             {
-                TimeSpan wait = date - now;
-                return wait < TimeSpan.Zero ? TimeSpan.Zero : wait;
+                return TimeSpan.FromTicks(Math.Max(0, (date - now).Ticks));
             }
 
             return null;
         }
 
-        private TimeSpan Capped(TimeSpan delay)
-        {
-            if (delay < TimeSpan.Zero)
-            {
-                return TimeSpan.Zero;
-            }
-
-            return delay > _options.MaximumRetryDelay ? _options.MaximumRetryDelay : delay;
-        }
+        private TimeSpan Capped(TimeSpan delay) => TimeSpan.FromTicks(Math.Max(0, Math.Min(delay.Ticks, _options.MaximumRetryDelay.Ticks)));
 
         private static double NextShared()
         {

@@ -14,7 +14,7 @@ namespace Kalbio.Core.Http
             RefreshToken = refreshToken;
             IssuedAt = issuedAt;
             ExpiresAt = issuedAt + lifetime;
-            TimeSpan ahead = lifetime < RenewAhead + RenewAhead ? TimeSpan.FromTicks(lifetime.Ticks / 2) : RenewAhead;
+            TimeSpan ahead = TimeSpan.FromTicks(Math.Min(RenewAhead.Ticks, lifetime.Ticks / 2));
             RenewAt = ExpiresAt - ahead;
         }
 
