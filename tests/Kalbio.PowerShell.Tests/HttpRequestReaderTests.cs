@@ -555,18 +555,9 @@ namespace Kalbio.PowerShell.Tests
             }
         }
 
-        /// <summary>Serves its pieces one read each; then the end of the stream, or a read that waits until cancelled.</summary>
-        private sealed class PieceStream : Stream
+        /// <summary>A stream that is only read, asynchronously, as the reader reads it.</summary>
+        private abstract class AsyncReadStream : Stream
         {
-            private readonly Queue<byte[]> _pieces;
-            private readonly bool _stallAtEnd;
-
-            private PieceStream(bool stallAtEnd, string[] pieces)
-            {
-                _stallAtEnd = stallAtEnd;
-                _pieces = new Queue<byte[]>(pieces.Select(Latin1));
-            }
-
             public override bool CanRead => true;
 
             public override bool CanSeek => false;
@@ -577,12 +568,39 @@ namespace Kalbio.PowerShell.Tests
 
             public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
+            public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+                ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+            public abstract override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default);
+
+            public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException("The reader reads asynchronously.");
+
+            public override void Flush()
+            {
+            }
+
+            public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+            public override void SetLength(long value) => throw new NotSupportedException();
+
+            public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        }
+
+        /// <summary>Serves its pieces one read each; then the end of the stream, or a read that waits until cancelled.</summary>
+        private sealed class PieceStream : AsyncReadStream
+        {
+            private readonly Queue<byte[]> _pieces;
+            private readonly bool _stallAtEnd;
+
+            private PieceStream(bool stallAtEnd, string[] pieces)
+            {
+                _stallAtEnd = stallAtEnd;
+                _pieces = new Queue<byte[]>(pieces.Select(Latin1));
+            }
+
             public static PieceStream Ending(params string[] pieces) => new PieceStream(false, pieces);
 
             public static PieceStream Stalling(params string[] pieces) => new PieceStream(true, pieces);
-
-            public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-                ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
             public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
             {
@@ -612,22 +630,10 @@ namespace Kalbio.PowerShell.Tests
 
                 return take;
             }
-
-            public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException("The reader reads asynchronously.");
-
-            public override void Flush()
-            {
-            }
-
-            public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-            public override void SetLength(long value) => throw new NotSupportedException();
-
-            public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
         }
 
         /// <summary>Serves its first bytes at once; the next read waits until <see cref="Open"/>, then the rest follow at once.</summary>
-        private sealed class GatedStream : Stream
+        private sealed class GatedStream : AsyncReadStream
         {
             private readonly MemoryStream _before;
             private readonly MemoryStream _after;
@@ -638,16 +644,6 @@ namespace Kalbio.PowerShell.Tests
                 _before = new MemoryStream(Latin1(before));
                 _after = new MemoryStream(Latin1(after));
             }
-
-            public override bool CanRead => true;
-
-            public override bool CanSeek => false;
-
-            public override bool CanWrite => false;
-
-            public override long Length => throw new NotSupportedException();
-
-            public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
             /// <summary>Lets the waiting read complete, with no context on this thread so that it completes here.</summary>
             public void Open()
@@ -664,9 +660,6 @@ namespace Kalbio.PowerShell.Tests
                 }
             }
 
-            public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-                ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
             public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
             {
                 if (_before.Position < _before.Length)
@@ -677,18 +670,6 @@ namespace Kalbio.PowerShell.Tests
                 await _gate.Task.ConfigureAwait(false);
                 return _after.Read(buffer.Span);
             }
-
-            public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException("The reader reads asynchronously.");
-
-            public override void Flush()
-            {
-            }
-
-            public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-            public override void SetLength(long value) => throw new NotSupportedException();
-
-            public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
         }
 
         /// <summary>Counts the continuations posted to it, and runs them on the thread pool.</summary>
