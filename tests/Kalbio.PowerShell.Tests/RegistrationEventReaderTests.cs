@@ -126,5 +126,83 @@ namespace Kalbio.PowerShell.Tests
         [InlineData("{\"a\":1}{\"b\":2}", "Invalid")]
         public void Tells_a_whole_JSON_value_from_the_start_of_one_and_from_text_that_can_never_be_one(string text, string expected) =>
             Assert.Equal(expected, RegistrationEventReader.Classify(text).ToString());
+
+        [Fact]
+        public void An_empty_body_and_text_that_is_not_JSON_are_told_apart_and_the_second_says_where()
+        {
+            Assert.Equal("The webhook event cannot be read: it is empty.", Assert.Throws<KalInputException>(() => RegistrationEventReader.Parse(string.Empty)).Message);
+            Assert.StartsWith("The webhook event cannot be read: it is not valid JSON (line 2, position 8)", Assert.Throws<KalInputException>(() => RegistrationEventReader.Parse("{\"a\": 1,\n  \"b\": }")).Message);
+        }
+
+        [Fact]
+        public void A_trailing_comma_is_not_JSON()
+        {
+            var error = Assert.Throws<KalInputException>(() => RegistrationEventReader.Parse("{\"operation_id\":\"op\",\"file_id\":\"f\",}"));
+
+            Assert.Equal(RegistrationEventReader.InvalidJsonErrorId, error.ErrorId);
+        }
+
+        [Fact]
+        public void An_unknown_field_nested_100_deep_is_ignored_and_300_deep_is_refused()
+        {
+            string deep = new string('[', 100) + new string(']', 100);
+            Assert.Equal("f", Single("{\"operation_id\":\"op\",\"file_id\":\"f\",\"extra\":" + deep + "}").FileId);
+            Assert.Equal(JsonCompleteness.Complete, RegistrationEventReader.Classify(deep));
+            Assert.Equal(JsonCompleteness.Incomplete, RegistrationEventReader.Classify(new string('[', 100)));
+
+            string deeper = new string('[', 300) + new string(']', 300);
+            Assert.Equal(RegistrationEventReader.InvalidJsonErrorId, Assert.Throws<KalInputException>(() => RegistrationEventReader.Parse(deeper)).ErrorId);
+            Assert.Equal(JsonCompleteness.Invalid, RegistrationEventReader.Classify(deeper));
+        }
+
+        [Fact]
+        public void An_error_in_an_array_of_events_names_the_position_of_the_event()
+        {
+            var error = Assert.Throws<KalInputException>(() => RegistrationEventReader.Parse("[{\"operation_id\":\"o\",\"file_id\":\"a\"},{\"operation_id\":\"o\"}]"));
+            Assert.StartsWith("The webhook event at [1] has no file_id", error.Message);
+
+            Assert.Equal("The webhook event at [0] is a number, not a JSON object.", Assert.Throws<KalInputException>(() => RegistrationEventReader.Parse("[1]")).Message);
+            Assert.Equal("The webhook event is a string, not a JSON object.", Assert.Throws<KalInputException>(() => RegistrationEventReader.Parse("\"x\"")).Message);
+        }
+
+        [Fact]
+        public void Event_type_is_preferred_over_an_envelope_type()
+        {
+            Assert.Equal("registration_submitted", Single("{\"type\":\"webhook\",\"event_type\":\"registration_submitted\",\"operation_id\":\"o\",\"file_id\":\"f\"}").EventType);
+        }
+
+        [Fact]
+        public void A_data_field_that_is_not_an_object_is_ignored_like_any_unknown_field()
+        {
+            RegistrationEvent e = Single("{\"operation_id\":\"op\",\"file_id\":\"f\",\"data\":\"text\"}");
+
+            Assert.Equal("f", e.FileId);
+        }
+
+        [Fact]
+        public void A_missing_id_error_lists_the_fields_found_or_says_there_were_none()
+        {
+            Assert.Contains("found no fields at all)", Assert.Throws<KalInputException>(() => RegistrationEventReader.Parse("{}")).Message);
+            Assert.Contains("found only file_id, data, data.x)", Assert.Throws<KalInputException>(() => RegistrationEventReader.Parse("{\"file_id\":\"f\",\"data\":{\"x\":1}}")).Message);
+        }
+
+        [Fact]
+        public void A_missing_id_error_lists_at_most_the_first_12_fields()
+        {
+            string fields = string.Join(",", Enumerable.Range(1, 13).Select(i => $"\"f{i}\":1"));
+
+            var error = Assert.Throws<KalInputException>(() => RegistrationEventReader.Parse("{" + fields + "}"));
+
+            Assert.Contains("found only " + string.Join(", ", Enumerable.Range(1, 12).Select(i => $"f{i}")) + ")", error.Message);
+        }
+
+        [Fact]
+        public void An_empty_record_id_is_an_error_saying_so()
+        {
+            var error = Assert.Throws<KalInputException>(() => RegistrationEventReader.Parse("{\"operation_id\":\"op\",\"file_id\":\"f\",\"record_ids\":[\"r1\",\"\"]}"));
+
+            Assert.Equal(RegistrationEventReader.InvalidEventErrorId, error.ErrorId);
+            Assert.Contains("has record_ids[1] as an empty string;", error.Message);
+        }
     }
 }

@@ -40,6 +40,7 @@ namespace Kalbio.Core.Json
             }
             catch (JsonException ex)
             {
+                // Stryker disable once Conditional : JsonDocument.Parse's exceptions always carry a line and position
                 string where = ex.LineNumber.HasValue ? $" (line {ex.LineNumber + 1}, position {ex.BytePositionInLine + 1})" : string.Empty;
                 string reason = utf8Json.Length == 0 ? "it is empty" : $"it is not valid JSON{where}";
                 throw new KalInputException(InvalidJsonErrorId, $"The webhook event cannot be read: {reason}.", null, null, ex);
