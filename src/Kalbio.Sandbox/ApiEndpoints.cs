@@ -228,7 +228,7 @@ internal sealed class ApiEndpoints
             return;
         }
 
-        await using var recording = new RecordingStream(context.Request.Body, SubmissionKeepLimit, hash: true);
+        await using var recording = new RecordingStream(context.Request.Body, SubmissionKeepLimit, hash: true, context.Request.ContentLength);
         ResultsValidation results;
         try
         {

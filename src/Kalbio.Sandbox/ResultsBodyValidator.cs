@@ -3,6 +3,7 @@ using System.Buffers;
 using System.Collections.Generic;
 using System.IO;
 using System.Runtime.ExceptionServices;
+using System.Text;
 using System.Text.Json;
 using System.Threading;
 using System.Threading.Tasks;
@@ -25,6 +26,10 @@ internal sealed class ResultsBodyValidator
     private const int RecordId = 0, RecordStatus = 1, RecordData = 2, RecordErrorMessage = 3;
     private static readonly string[] TopNames = ["status", "message", "error_message", "key_field_names", "records"];
     private static readonly string[] RecordNames = ["record_id", "status", "data", "error_message"];
+
+    // The names as UTF-8, compared with the token's bytes (a string would be transcoded at every comparison).
+    private static readonly byte[][] TopNamesUtf8 = Array.ConvertAll(TopNames, Encoding.UTF8.GetBytes);
+    private static readonly byte[][] RecordNamesUtf8 = Array.ConvertAll(RecordNames, Encoding.UTF8.GetBytes);
     private static readonly byte[] Utf8Bom = [0xEF, 0xBB, 0xBF];
 
     private readonly ResultsValidation _result = new();
@@ -182,7 +187,7 @@ internal sealed class ResultsBodyValidator
                     break;
                 }
 
-                _pending = Name(ref reader, TopNames, ref _topSeen, ref _topPresent, _topNaming);
+                _pending = Name(ref reader, TopNames, TopNamesUtf8, ref _topSeen, ref _topPresent, _topNaming);
                 _expect = Expect.TopValue;
                 break;
             case Expect.TopValue:
@@ -242,7 +247,7 @@ internal sealed class ResultsBodyValidator
                     break;
                 }
 
-                _pending = Name(ref reader, RecordNames, ref _recordSeen, ref _recordPresent, _recordNaming);
+                _pending = Name(ref reader, RecordNames, RecordNamesUtf8, ref _recordSeen, ref _recordPresent, _recordNaming);
                 _expect = Expect.RecordValue;
                 break;
             case Expect.RecordValue:
@@ -260,12 +265,12 @@ internal sealed class ResultsBodyValidator
     /// Classifies a property name: returns the index of a known field seen for the first time, or -1 (an unknown or
     /// repeated field, reported). Every known name counts as present ("is required"), repeated or not.
     /// </summary>
-    private int Name(ref Utf8JsonReader reader, string[] known, ref int seen, ref int present, List<ValidationDetail> naming)
+    private int Name(ref Utf8JsonReader reader, string[] known, byte[][] knownUtf8, ref int seen, ref int present, List<ValidationDetail> naming)
     {
         int index = -1;
-        for (int i = 0; i < known.Length; i++)
+        for (int i = 0; i < knownUtf8.Length; i++)
         {
-            if (reader.ValueTextEquals(known[i]))
+            if (reader.ValueTextEquals(knownUtf8[i]))
             {
                 index = i;
                 break;

@@ -21,7 +21,7 @@ namespace Kalbio.Core.Json
         internal const int LargestChunkSize = 1024 * 1024;
 
         private readonly List<(byte[] Array, int Length)> _sealed = new List<(byte[], int)>();
-        private readonly long _spoolThreshold;
+        private long _spoolThreshold;
         private byte[]? _current;
         private int _used;
         private long _sealedLength;
@@ -35,6 +35,18 @@ namespace Kalbio.Core.Json
         }
 
         public long Length => _sealedLength + _used;
+
+        /// <summary>
+        /// Says how long the content is likely to be: when that is above the spool threshold, the content goes to the
+        /// temporary file from its first chunk, so that the bytes below the threshold are not held in memory first.
+        /// </summary>
+        public void ExpectLength(long length)
+        {
+            if (length > _spoolThreshold)
+            {
+                _spoolThreshold = Math.Min(_spoolThreshold, LargestChunkSize);
+            }
+        }
 
         /// <summary>True once the content has moved to a temporary file.</summary>
         public bool IsSpooled => _spool != null;
