@@ -212,159 +212,159 @@ namespace Kalbio.PowerShell.Tests
         }
 
         // The sandbox's former check of a results body over a whole parsed document: the reference.
-            private static ResultsValidation Check(JsonElement root)
+        private static ResultsValidation Check(JsonElement root)
+        {
+            var result = new ResultsValidation();
+            List<ValidationDetail> problems = result.Problems;
+            if (root.ValueKind != JsonValueKind.Object)
             {
-                var result = new ResultsValidation();
-                List<ValidationDetail> problems = result.Problems;
-                if (root.ValueKind != JsonValueKind.Object)
-                {
-                    problems.Add(new ValidationDetail("$", "must be a JSON object"));
-                    return result;
-                }
-
-                foreach (JsonProperty property in ResultsValidator.UniqueProperties(root, "", TopLevelFields, problems))
-                {
-                    JsonElement value = property.Value;
-                    switch (property.Name)
-                    {
-                        case "status":
-                            if (value.ValueKind == JsonValueKind.String && value.GetString() is "success" or "error")
-                            {
-                                result.Status = value.GetString();
-                            }
-                            else
-                            {
-                                problems.Add(new ValidationDetail("status", "must be \"success\" or \"error\""));
-                            }
-
-                            break;
-                        case "message":
-                            result.Message = ResultsValidator.RequireString(value, "message", problems);
-                            break;
-                        case "error_message":
-                            result.ErrorMessage = ResultsValidator.RequireString(value, "error_message", problems);
-                            break;
-                        case "key_field_names":
-                            ValidateKeyFieldNames(value, problems);
-                            break;
-                        case "records":
-                            ValidateRecords(value, result);
-                            break;
-                    }
-                }
-
-                if (!root.TryGetProperty("status", out _))
-                {
-                    problems.Add(new ValidationDetail("status", "is required"));
-                }
-
+                problems.Add(new ValidationDetail("$", "must be a JSON object"));
                 return result;
             }
 
-            private static void ValidateKeyFieldNames(JsonElement value, List<ValidationDetail> problems)
+            foreach (JsonProperty property in ResultsValidator.UniqueProperties(root, "", TopLevelFields, problems))
             {
-                if (value.ValueKind != JsonValueKind.Array)
+                JsonElement value = property.Value;
+                switch (property.Name)
                 {
-                    problems.Add(new ValidationDetail("key_field_names", "must be an array of strings"));
-                    return;
-                }
-
-                int index = 0;
-                foreach (JsonElement item in value.EnumerateArray())
-                {
-                    if (item.ValueKind == JsonValueKind.Null)
-                    {
-                        problems.Add(new ValidationDetail($"key_field_names[{index}]", "must not be null"));
-                    }
-                    else if (item.ValueKind != JsonValueKind.String)
-                    {
-                        problems.Add(new ValidationDetail($"key_field_names[{index}]", "must be a string"));
-                    }
-
-                    index++;
-                }
-            }
-
-            private static void ValidateRecords(JsonElement value, ResultsValidation result)
-            {
-                List<ValidationDetail> problems = result.Problems;
-                if (value.ValueKind != JsonValueKind.Array)
-                {
-                    problems.Add(new ValidationDetail("records", "must be an array"));
-                    return;
-                }
-
-                var firstIndexById = new Dictionary<string, int>(StringComparer.Ordinal);
-                int index = 0;
-                foreach (JsonElement record in value.EnumerateArray())
-                {
-                    string prefix = $"records[{index}]";
-                    if (record.ValueKind != JsonValueKind.Object)
-                    {
-                        problems.Add(new ValidationDetail(prefix, record.ValueKind == JsonValueKind.Null ? "must not be null" : "must be an object"));
-                        index++;
-                        continue;
-                    }
-
-                    string? recordId = null;
-                    string? status = null;
-                    string? errorMessage = null;
-                    foreach (JsonProperty property in ResultsValidator.UniqueProperties(record, prefix + ".", RecordFields, problems))
-                    {
-                        string field = $"{prefix}.{property.Name}";
-                        switch (property.Name)
+                    case "status":
+                        if (value.ValueKind == JsonValueKind.String && value.GetString() is "success" or "error")
                         {
-                            case "record_id":
-                                recordId = ResultsValidator.RequireNonEmptyString(property.Value, field, problems);
-                                break;
-                            case "status":
-                                status = ResultsValidator.RequireNonEmptyString(property.Value, field, problems);
-                                break;
-                            case "data":
-                                if (property.Value.ValueKind != JsonValueKind.Object)
-                                {
-                                    problems.Add(new ValidationDetail(field, "must be an object"));
-                                }
-
-                                break;
-                            case "error_message":
-                                errorMessage = ResultsValidator.RequireString(property.Value, field, problems);
-                                break;
-                        }
-                    }
-
-                    if (!record.TryGetProperty("record_id", out _))
-                    {
-                        problems.Add(new ValidationDetail(prefix + ".record_id", "is required"));
-                    }
-
-                    if (!record.TryGetProperty("status", out _))
-                    {
-                        problems.Add(new ValidationDetail(prefix + ".status", "is required"));
-                    }
-
-                    if (recordId is not null)
-                    {
-                        if (firstIndexById.TryGetValue(recordId, out int first))
-                        {
-                            problems.Add(new ValidationDetail(prefix + ".record_id", $"duplicates records[{first}].record_id '{recordId}'"));
+                            result.Status = value.GetString();
                         }
                         else
                         {
-                            firstIndexById[recordId] = index;
+                            problems.Add(new ValidationDetail("status", "must be \"success\" or \"error\""));
                         }
-                    }
 
-                    if (recordId is not null && status is not null && (errorMessage is not null || status is "error" or "not_found"))
-                    {
-                        result.RecordErrors.Add(new RecordError(recordId, status, errorMessage));
-                    }
+                        break;
+                    case "message":
+                        result.Message = ResultsValidator.RequireString(value, "message", problems);
+                        break;
+                    case "error_message":
+                        result.ErrorMessage = ResultsValidator.RequireString(value, "error_message", problems);
+                        break;
+                    case "key_field_names":
+                        ValidateKeyFieldNames(value, problems);
+                        break;
+                    case "records":
+                        ValidateRecords(value, result);
+                        break;
+                }
+            }
 
-                    index++;
+            if (!root.TryGetProperty("status", out _))
+            {
+                problems.Add(new ValidationDetail("status", "is required"));
+            }
+
+            return result;
+        }
+
+        private static void ValidateKeyFieldNames(JsonElement value, List<ValidationDetail> problems)
+        {
+            if (value.ValueKind != JsonValueKind.Array)
+            {
+                problems.Add(new ValidationDetail("key_field_names", "must be an array of strings"));
+                return;
+            }
+
+            int index = 0;
+            foreach (JsonElement item in value.EnumerateArray())
+            {
+                if (item.ValueKind == JsonValueKind.Null)
+                {
+                    problems.Add(new ValidationDetail($"key_field_names[{index}]", "must not be null"));
+                }
+                else if (item.ValueKind != JsonValueKind.String)
+                {
+                    problems.Add(new ValidationDetail($"key_field_names[{index}]", "must be a string"));
                 }
 
-                result.RecordCount = index;
+                index++;
             }
+        }
+
+        private static void ValidateRecords(JsonElement value, ResultsValidation result)
+        {
+            List<ValidationDetail> problems = result.Problems;
+            if (value.ValueKind != JsonValueKind.Array)
+            {
+                problems.Add(new ValidationDetail("records", "must be an array"));
+                return;
+            }
+
+            var firstIndexById = new Dictionary<string, int>(StringComparer.Ordinal);
+            int index = 0;
+            foreach (JsonElement record in value.EnumerateArray())
+            {
+                string prefix = $"records[{index}]";
+                if (record.ValueKind != JsonValueKind.Object)
+                {
+                    problems.Add(new ValidationDetail(prefix, record.ValueKind == JsonValueKind.Null ? "must not be null" : "must be an object"));
+                    index++;
+                    continue;
+                }
+
+                string? recordId = null;
+                string? status = null;
+                string? errorMessage = null;
+                foreach (JsonProperty property in ResultsValidator.UniqueProperties(record, prefix + ".", RecordFields, problems))
+                {
+                    string field = $"{prefix}.{property.Name}";
+                    switch (property.Name)
+                    {
+                        case "record_id":
+                            recordId = ResultsValidator.RequireNonEmptyString(property.Value, field, problems);
+                            break;
+                        case "status":
+                            status = ResultsValidator.RequireNonEmptyString(property.Value, field, problems);
+                            break;
+                        case "data":
+                            if (property.Value.ValueKind != JsonValueKind.Object)
+                            {
+                                problems.Add(new ValidationDetail(field, "must be an object"));
+                            }
+
+                            break;
+                        case "error_message":
+                            errorMessage = ResultsValidator.RequireString(property.Value, field, problems);
+                            break;
+                    }
+                }
+
+                if (!record.TryGetProperty("record_id", out _))
+                {
+                    problems.Add(new ValidationDetail(prefix + ".record_id", "is required"));
+                }
+
+                if (!record.TryGetProperty("status", out _))
+                {
+                    problems.Add(new ValidationDetail(prefix + ".status", "is required"));
+                }
+
+                if (recordId is not null)
+                {
+                    if (firstIndexById.TryGetValue(recordId, out int first))
+                    {
+                        problems.Add(new ValidationDetail(prefix + ".record_id", $"duplicates records[{first}].record_id '{recordId}'"));
+                    }
+                    else
+                    {
+                        firstIndexById[recordId] = index;
+                    }
+                }
+
+                if (recordId is not null && status is not null && (errorMessage is not null || status is "error" or "not_found"))
+                {
+                    result.RecordErrors.Add(new RecordError(recordId, status, errorMessage));
+                }
+
+                index++;
+            }
+
+            result.RecordCount = index;
+        }
 
         /// <summary>Gives a body at most a few bytes a read, as a slow network would.</summary>
         private sealed class TrickleStream : MemoryStream
