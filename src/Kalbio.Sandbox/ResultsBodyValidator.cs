@@ -181,20 +181,24 @@ internal sealed class ResultsBodyValidator
 
                 break;
             case Expect.TopProperty:
+            case Expect.RecordProperty:
+                bool inTop = _expect == Expect.TopProperty;
                 if (token == JsonTokenType.EndObject)
                 {
-                    _expect = Expect.Done;
-                    break;
+                    _expect = inTop ? Expect.Done : Expect.Record;
+                    if (!inTop)
+                    {
+                        EndRecord();
+                        _inRecord = false;
+                        _index++;
+                    }
                 }
-
-                _pending = Name(ref reader, TopNames, TopNamesUtf8, ref _topSeen, ref _topPresent, _topNaming);
-                _expect = Expect.TopValue;
-                break;
-            case Expect.TopValue:
-                _expect = Expect.TopProperty;
-                if (AcceptedValue(ref reader, _topNaming))
+                else
                 {
-                    TopValue(ref reader);
+                    _pending = inTop
+                        ? Name(ref reader, TopNames, TopNamesUtf8, ref _topSeen, ref _topPresent, _topNaming)
+                        : Name(ref reader, RecordNames, RecordNamesUtf8, ref _recordSeen, ref _recordPresent, _recordNaming);
+                    _expect = inTop ? Expect.TopValue : Expect.RecordValue;
                 }
 
                 break;
@@ -237,24 +241,20 @@ internal sealed class ResultsBodyValidator
                 }
 
                 break;
-            case Expect.RecordProperty:
-                if (token == JsonTokenType.EndObject)
-                {
-                    EndRecord();
-                    _inRecord = false;
-                    _index++;
-                    _expect = Expect.Record;
-                    break;
-                }
-
-                _pending = Name(ref reader, RecordNames, RecordNamesUtf8, ref _recordSeen, ref _recordPresent, _recordNaming);
-                _expect = Expect.RecordValue;
-                break;
+            case Expect.TopValue:
             case Expect.RecordValue:
-                _expect = Expect.RecordProperty;
-                if (AcceptedValue(ref reader, _recordNaming))
+                bool top = _expect == Expect.TopValue;
+                _expect = top ? Expect.TopProperty : Expect.RecordProperty;
+                if (AcceptedValue(ref reader, top ? _topNaming : _recordNaming))
                 {
-                    RecordValue(ref reader);
+                    if (top)
+                    {
+                        TopValue(ref reader);
+                    }
+                    else
+                    {
+                        RecordValue(ref reader);
+                    }
                 }
 
                 break;
@@ -338,31 +338,26 @@ internal sealed class ResultsBodyValidator
                 _result.ErrorMessage = RequireString(ref reader, _topValues);
                 break;
             case TopKeyFieldNames:
-                if (token == JsonTokenType.StartArray)
-                {
-                    _index = 0;
-                    _expect = Expect.KeyFieldName;
-                }
-                else
-                {
-                    _topValues.Add(new ValidationDetail("key_field_names", "must be an array of strings"));
-                    Skip(ref reader);
-                }
-
+                StartArray(ref reader, Expect.KeyFieldName, "must be an array of strings");
                 break;
             case TopRecords:
-                if (token == JsonTokenType.StartArray)
-                {
-                    _index = 0;
-                    _expect = Expect.Record;
-                }
-                else
-                {
-                    _topValues.Add(new ValidationDetail("records", "must be an array"));
-                    Skip(ref reader);
-                }
-
+                StartArray(ref reader, Expect.Record, "must be an array");
                 break;
+        }
+    }
+
+    /// <summary>Steps into a top-level array, its items read as <paramref name="items"/>; anything else is a problem.</summary>
+    private void StartArray(ref Utf8JsonReader reader, Expect items, string problem)
+    {
+        if (reader.TokenType == JsonTokenType.StartArray)
+        {
+            _index = 0;
+            _expect = items;
+        }
+        else
+        {
+            _topValues.Add(new ValidationDetail(_pendingName, problem));
+            Skip(ref reader);
         }
     }
 
