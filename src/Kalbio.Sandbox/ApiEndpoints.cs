@@ -228,15 +228,16 @@ internal sealed class ApiEndpoints
             return;
         }
 
-        await using var recording = new RecordingStream(context.Request.Body, SubmissionKeepLimit, hash: true);
+        await using var recording = new RecordingStream(context.Request.Body, SubmissionKeepLimit, hash: true, context.Request.ContentLength);
         ResultsValidation results;
         try
         {
-            using JsonDocument document = await JsonDocument.ParseAsync(recording, default, context.RequestAborted).ConfigureAwait(false);
-            results = ResultsValidator.ValidateResults(document.RootElement);
+            results = await ResultsBodyValidator.ValidateAsync(recording, context.RequestAborted).ConfigureAwait(false);
         }
         catch (JsonException ex)
         {
+            // Answered, as before, once the whole body has come in.
+            await recording.DrainAsync(context.RequestAborted).ConfigureAwait(false);
             await InvalidJsonAsync(context, ex).ConfigureAwait(false);
             return;
         }

@@ -18,11 +18,17 @@ internal sealed class RecordingStream : Stream
     private readonly IncrementalHash? _hash;
     private MemoryStream? _capture = new();
 
-    public RecordingStream(Stream inner, long captureLimit, bool hash)
+    /// <param name="declaredLength">The body's Content-Length, if known: a body declared at least as long as the
+    /// limit is not copied at all (it would be dropped at the limit).</param>
+    public RecordingStream(Stream inner, long captureLimit, bool hash, long? declaredLength = null)
     {
         _inner = inner;
         _captureLimit = captureLimit;
         _hash = hash ? IncrementalHash.CreateHash(HashAlgorithmName.SHA256) : null;
+        if (declaredLength >= captureLimit)
+        {
+            _capture = null;
+        }
     }
 
     public long BytesRead { get; private set; }

@@ -40,6 +40,29 @@ namespace Kalbio.PowerShell.Tests
         }
 
         [Fact]
+        public void A_body_expected_above_the_threshold_is_spooled_from_its_first_megabyte_and_a_smaller_one_is_not()
+        {
+            var large = new ResultsPayloadBuilder("success", null, null, null, new JsonValueWriter(), spoolThreshold: 16L * 1024 * 1024);
+            var small = new ResultsPayloadBuilder("success", null, null, null, new JsonValueWriter(), spoolThreshold: 16L * 1024 * 1024);
+            large.ExpectLength(16L * 1024 * 1024 + 1);
+            small.ExpectLength(16L * 1024 * 1024);
+            var data = KalRecordResult.NewData();
+            data["smiles"] = "CC(=O)Oc1ccccc1C(=O)O";
+            for (int i = 0; i < 50_000; i++)
+            {
+                Assert.Null(large.Add("rec-" + i, "matched", data, null));
+                Assert.Null(small.Add("rec-" + i, "matched", data, null));
+            }
+
+            Assert.InRange(large.Length, 2_000_000, 8_000_000);
+            using ResultsPayload spooled = large.Complete();
+            using ResultsPayload inMemory = small.Complete();
+            Assert.True(spooled.IsSpooled);
+            Assert.False(inMemory.IsSpooled);
+            Assert.Equal(Read(inMemory), Read(spooled));
+        }
+
+        [Fact]
         public void One_value_larger_than_the_threshold_is_spooled_too()
         {
             var builder = new ResultsPayloadBuilder("success", null, null, null, new JsonValueWriter(), spoolThreshold: 1024 * 1024);

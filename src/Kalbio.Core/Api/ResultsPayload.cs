@@ -116,6 +116,9 @@ namespace Kalbio.Core.Api
 
         public int InvalidRecordCount { get; private set; }
 
+        /// <summary>The body is likely to be about <paramref name="bytes"/> long (e.g. the size of a results file); see <see cref="ChunkedBuffer.ExpectLength"/>.</summary>
+        public void ExpectLength(long bytes) => _buffer?.ExpectLength(bytes);
+
         /// <summary>False once anything means the submission cannot be sent.</summary>
         public bool CanSend => InvalidRecordCount == 0 && _unexpectedCount == 0;
 

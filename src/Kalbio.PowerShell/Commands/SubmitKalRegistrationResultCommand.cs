@@ -350,6 +350,9 @@ namespace Kalbio.PowerShell.Commands
                 }
             }
 
+            // The body is about as long as the file or longer (JSON adds the field names): a file above the spool
+            // threshold goes to the temporary file from the first megabyte rather than after 16 MiB held in memory.
+            builder.ExpectLength(new System.IO.FileInfo(path).Length);
             try
             {
                 if (ResultsFile.IsJsonLines(path))
