@@ -19,23 +19,16 @@ namespace Kalbio.PowerShell.Tests
     {
         private static string Json(object? value, Func<object, object?>? adapt = null) => Json(new JsonValueWriter(adapt), value);
 
-        private static string Json(JsonValueWriter values, object? value)
+        private static string Json(JsonValueWriter values, object? value) => Written(writer => values.Write(writer, value, "data"));
+
+        private static string ObjectJson(object value, Func<object, object?>? adapt) => Written(writer => new JsonValueWriter(adapt).WriteObject(writer, value, "data"));
+
+        private static string Written(Action<Utf8JsonWriter> write)
         {
             var output = new ArrayBufferWriter<byte>();
             using (var writer = new Utf8JsonWriter(output, JsonValueWriter.WriterOptions))
             {
-                values.Write(writer, value, "data");
-            }
-
-            return Encoding.UTF8.GetString(output.WrittenSpan.ToArray());
-        }
-
-        private static string ObjectJson(object value, Func<object, object?>? adapt)
-        {
-            var output = new ArrayBufferWriter<byte>();
-            using (var writer = new Utf8JsonWriter(output, JsonValueWriter.WriterOptions))
-            {
-                new JsonValueWriter(adapt).WriteObject(writer, value, "data");
+                write(writer);
             }
 
             return Encoding.UTF8.GetString(output.WrittenSpan.ToArray());

@@ -90,7 +90,6 @@ namespace Kalbio.Core.Api
                 return -1;
             }
 
-            // Stryker disable once Equality : at equal lengths the scratch array already fits; a new one changes no answer
             if (_scratch.Length < length)
             {
                 // Stryker disable once Arithmetic : only how far the scratch array grows past the id's length; the id always fits
@@ -120,7 +119,6 @@ namespace Kalbio.Core.Api
         private ReadOnlySpan<byte> Stored(int entry)
         {
             int location = _locations[entry];
-            // Stryker disable once Bitwise : a location is never negative (at most 2047 blocks), so >> and >>> agree
             byte[] block = _blocks[location >> 20];
             int offset = location & (BlockSize - 1);
             int length = block[offset] | (block[offset + 1] << 8);
@@ -129,7 +127,6 @@ namespace Kalbio.Core.Api
 
         private void Insert(ReadOnlySpan<byte> encoded, int hash, int position, int slot)
         {
-            // Stryker disable once Equality : an id that exactly fills the block's rest would start the next block; where bytes sit changes no answer
             if (_used + encoded.Length + 2 > BlockSize)
             {
                 // Stryker disable once Arithmetic : an id is at most 65,535 + 2 bytes, far below BlockSize, so a block is always BlockSize
@@ -153,7 +150,6 @@ namespace Kalbio.Core.Api
             _hashes[_count] = hash;
             _used += encoded.Length + 2;
             _slots[slot] = ++_count;
-            // Stryker disable once Equality : growing at exactly half full rather than just past it changes the load, not an answer
             if (_count * 2 > _slots.Length)
             {
                 Grow();
@@ -164,7 +160,6 @@ namespace Kalbio.Core.Api
         {
             var slots = new int[_slots.Length * 2];
             int mask = slots.Length - 1;
-            // Stryker disable once Equality : one more pass would add a pointer to the next entry (hash 0, unused until that id is inserted, then pointing at it): no lookup answers differently
             for (int entry = 0; entry < _count; entry++)
             {
                 int slot = _hashes[entry] & mask;
