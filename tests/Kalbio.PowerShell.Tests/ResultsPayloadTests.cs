@@ -188,6 +188,154 @@ namespace Kalbio.PowerShell.Tests
             Assert.Equal("InvalidId", refused.ErrorId);
         }
 
+        [Fact]
+        public void A_record_without_an_id_is_named_by_its_position_alone()
+        {
+            using ResultsPayloadBuilder builder = Builder();
+            KalInputException? missing = builder.Add(null, "matched", null, null);
+            KalInputException? blank = builder.Add("  ", "matched", null, null);
+
+            Assert.Equal("RecordIdMissing", missing!.ErrorId);
+            Assert.Equal("records[0] has no record_id. Every record result needs the id of the record it is for.", missing.Message);
+            Assert.Equal("RecordIdMissing", blank!.ErrorId);
+            Assert.StartsWith("records[1] has no record_id.", blank.Message);
+            Assert.Equal(2, builder.InvalidRecordCount);
+        }
+
+        [Fact]
+        public void A_rejected_record_takes_its_position_so_later_records_are_numbered_after_it()
+        {
+            using ResultsPayloadBuilder builder = Builder();
+            KalInputException rejected = builder.Reject("RecordNotAResult", "is not a record result.", null, "text");
+            KalInputException? next = builder.Add("r1", null, null, null);
+
+            Assert.Equal("records[0] is not a record result.", rejected.Message);
+            Assert.Equal("text", rejected.Target);
+            Assert.StartsWith("records[1] (record_id 'r1') has no status", next!.Message);
+            Assert.Equal(2, builder.RecordCount);
+        }
+
+        [Theory]
+        [InlineData("")]
+        [InlineData(" ")]
+        public void An_empty_key_field_name_is_refused_among_good_ones(string bad)
+        {
+            var refused = Assert.Throws<KalInputException>(() => Builder(keys: new[] { "id", bad, "name" }));
+            Assert.Equal("InvalidKeyFieldName", refused.ErrorId);
+        }
+
+        [Fact]
+        public void An_empty_expected_record_id_is_refused_among_good_ones()
+        {
+            var refused = Assert.Throws<KalInputException>(() => Builder(expected: new[] { "r1", "", "r2" }));
+            Assert.Equal("InvalidExpectedRecordId", refused.ErrorId);
+        }
+
+        [Fact]
+        public void Results_for_exactly_the_expected_ids_in_any_order_can_be_sent()
+        {
+            using ResultsPayloadBuilder builder = Builder(expected: new[] { "r1", "r2" });
+            Assert.True(builder.CanSend);
+            Assert.Null(builder.Add("r2", "matched", null, null));
+            Assert.Null(builder.Add("r1", "not_found", null, null));
+            Assert.True(builder.CanSend);
+
+            Assert.Equal(
+                "{\"status\":\"success\",\"records\":[{\"record_id\":\"r2\",\"status\":\"matched\"},{\"record_id\":\"r1\",\"status\":\"not_found\"}]}",
+                Text(builder));
+        }
+
+        [Fact]
+        public void Only_missing_expected_ids_are_named_as_missing()
+        {
+            using ResultsPayloadBuilder builder = Builder(expected: new[] { "r1", "r2", "r3" });
+            Assert.Null(builder.Add("r2", "matched", null, null));
+            Assert.True(builder.CanSend);
+
+            var refused = Assert.Throws<KalInputException>(() => builder.Complete());
+            Assert.Equal("RecordIdsNotAsExpected", refused.ErrorId);
+            Assert.Equal("The results do not match the expected record ids: 2 expected records have no result ('r1', 'r3'). Nothing was sent.", refused.Message);
+        }
+
+        [Fact]
+        public void Only_unexpected_ids_are_named_as_unexpected_the_first_ten_listed_and_the_body_dropped_at_the_first()
+        {
+            using ResultsPayloadBuilder builder = Builder(expected: new[] { "r1" });
+            Assert.Null(builder.Add("r1", "matched", null, null));
+            Assert.True(builder.Length > 0);
+            Assert.Null(builder.Add("u1", "matched", null, null));
+            Assert.False(builder.CanSend);
+            Assert.Equal(0, builder.InvalidRecordCount);
+            Assert.Equal(0, builder.Length);
+            for (int i = 2; i <= 12; i++)
+            {
+                Assert.Null(builder.Add("u" + i, "matched", null, null));
+            }
+
+            var refused = Assert.Throws<KalInputException>(() => builder.Complete());
+            Assert.Equal("RecordIdsNotAsExpected", refused.ErrorId);
+            Assert.Equal(
+                "The results do not match the expected record ids: 12 results are for a record that was not expected ('u1', 'u2', 'u3', 'u4', 'u5', 'u6', 'u7', 'u8', 'u9', 'u10' and 2 more). Nothing was sent.",
+                refused.Message);
+        }
+
+        [Fact]
+        public void One_invalid_record_is_counted_in_the_singular_and_a_mismatch_is_told_too()
+        {
+            using ResultsPayloadBuilder builder = Builder(expected: new[] { "r1", "r2" });
+            Assert.Null(builder.Add("r1", "matched", null, null));
+            Assert.NotNull(builder.Add("x9", null, null, null));
+
+            var refused = Assert.Throws<KalInputException>(() => builder.Complete());
+            Assert.Equal("RecordResultsInvalid", refused.ErrorId);
+            Assert.Equal(
+                "1 record result is invalid (of 2); nothing was sent. Fix them and submit all the results again. Also, the results do not match the expected record ids: 1 expected record has no result ('r2').",
+                refused.Message);
+        }
+
+        [Fact]
+        public void Length_is_the_size_of_the_body_written_so_far()
+        {
+            using ResultsPayloadBuilder builder = Builder();
+            Assert.Equal(Encoding.UTF8.GetByteCount("{\"status\":\"success\""), builder.Length);
+            Assert.Null(builder.Add("r1", "matched", Data(("name", "é")), null));
+            long written = builder.Length;
+
+            string text = Text(builder);
+            Assert.Equal(Encoding.UTF8.GetByteCount(text) - "]}".Length, written);
+        }
+
+        [Fact]
+        public void A_refusal_names_the_wrong_value_itself_or_else_the_source_of_the_record()
+        {
+            var row = new object();
+            using var builder = new ResultsPayloadBuilder("success", null, null, null, new JsonValueWriter(v => v is Uri ? throw new KalInputException("AddressNotAllowed", "is an address.") : v));
+
+            KalInputException? notAnObject = builder.Add("r1", "matched", "just text", null, row);
+            KalInputException? refusedByHost = builder.Add("r2", "matched", new Uri("https://example.org/"), null, row);
+
+            Assert.Equal("RecordDataNotAnObject", notAnObject!.ErrorId);
+            Assert.StartsWith("records[0] (record_id 'r1'): data must be a hashtable", notAnObject.Message);
+            Assert.Equal("just text", notAnObject.Target);
+            Assert.Equal("AddressNotAllowed", refusedByHost!.ErrorId);
+            Assert.Equal("records[1] (record_id 'r2'): is an address.", refusedByHost.Message);
+            Assert.Same(row, refusedByHost.Target);
+        }
+
+        [Fact]
+        public void After_the_body_is_dropped_large_records_are_still_validated_and_later_problems_still_found()
+        {
+            using ResultsPayloadBuilder builder = Builder();
+            Assert.NotNull(builder.Add("r0", null, null, null));
+            Assert.Null(builder.Add("r1", "matched", Data(("notes", new string('n', 100_000)), ("list", Enumerable.Range(0, 5000).ToArray())), new string('e', 50_000)));
+            KalInputException? later = builder.Add("r2", "matched", Data(("big", new string('b', 20_000)), ("mw", double.NaN)), null);
+            Assert.Null(builder.Add("r3", "matched", Data(("big", new string('c', 200_000))), null));
+
+            Assert.StartsWith("records[2] (record_id 'r2'): The value at data.mw is the number NaN", later!.Message);
+            Assert.Equal(2, builder.InvalidRecordCount);
+            Assert.Equal(0, builder.Length);
+        }
+
         private static byte[] ReadContent(ResultsPayload payload)
         {
             using HttpContent content = payload.CreateContent();

@@ -92,6 +92,7 @@ namespace Kalbio.Core.Api
 
             if (_scratch.Length < length)
             {
+                // Stryker disable once Arithmetic : only how far the scratch array grows past the id's length; the id always fits
                 _scratch = new byte[Math.Max(length, _scratch.Length * 2)];
             }
 
@@ -128,6 +129,7 @@ namespace Kalbio.Core.Api
         {
             if (_used + encoded.Length + 2 > BlockSize)
             {
+                // Stryker disable once Arithmetic : an id is at most 65,535 + 2 bytes, far below BlockSize, so a block is always BlockSize
                 _blocks.Add(new byte[Math.Max(BlockSize, encoded.Length + 2)]);
                 _used = 0;
             }
