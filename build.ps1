@@ -231,19 +231,10 @@ function Invoke-Mutation {
     $clock.Stop()
 
     $report = Join-Path $output 'reports/mutation-report.json'
+    Show-MutationReport -ReportPath $report -SourceRoot (Join-Path $Root 'src/Kalbio.Core') | Out-Host
     $files = @(Get-MutationFileScore -ReportPath $report -RelativeTo (Join-Path $Root 'src/Kalbio.Core'))
     if ($files.Count -eq 0) { throw "The mutation report $report names no file: does -MutateFilter match a file in tests/mutation/stryker-config.json's scope?" }
     $total = Get-MutationTotal -Files $files
-
-    Write-Host "`n=== survivors (no test noticed these changes) ===" -ForegroundColor Cyan
-    Get-MutationMutant -ReportPath $report -Status Survived, NoCoverage -RelativeTo (Join-Path $Root 'src/Kalbio.Core') |
-        Format-Table File, Line, Status, Mutator, Code, Replacement -Wrap | Out-Host
-    Write-Host "=== equivalent mutants (ignored in the source, with the reason) ===" -ForegroundColor Cyan
-    Get-MutationMutant -ReportPath $report -Status Ignored -RelativeTo (Join-Path $Root 'src/Kalbio.Core') |
-        Where-Object Reason -notmatch 'mutation type filter|mutate filter|block already covered' |
-        Format-Table File, Line, Mutator, Reason -Wrap | Out-Host
-    Write-Host "=== mutation score per file (killed + timeout over those + survived + no coverage) ===" -ForegroundColor Cyan
-    @($files) + $total | Format-Table File, Killed, Timeout, Survived, NoCoverage, Equivalent, @{ Name = 'Score %'; Expression = { $_.Score } } | Out-Host
     Write-Host ("Mutation run: {0:mm\:ss} (mm:ss). Reports: {1}" -f $clock.Elapsed, (Join-Path $output 'reports/mutation-report.html'))
 
     $perFileBar = $config.'stryker-config'.thresholds.low

@@ -73,4 +73,25 @@ function Get-MutationTotal {
     }
 }
 
-Export-ModuleMember -Function Get-MutationFileScore, Get-MutationMutant, Get-MutationTotal, Get-MutationScore
+# The report as build.ps1 -Task Mutation prints it: the survivors, the equivalent mutants with their reasons, and the
+# score per file with the total, as lines of text wide enough not to lose a column in a log.
+function Show-MutationReport {
+    param([Parameter(Mandatory)] [string] $ReportPath, [Parameter(Mandatory)] [string] $SourceRoot)
+    $files = @(Get-MutationFileScore -ReportPath $ReportPath -RelativeTo $SourceRoot)
+    '=== survivors (no test noticed these changes) ==='
+    foreach ($mutant in Get-MutationMutant -ReportPath $ReportPath -Status Survived, NoCoverage -RelativeTo $SourceRoot) {
+        "{0}:{1}  {2}  {3}: {4}  ->  {5}" -f $mutant.File, $mutant.Line, $mutant.Status, $mutant.Mutator, $mutant.Code, $mutant.Replacement
+    }
+    ''
+    '=== equivalent mutants (marked in the source, with the reason) ==='
+    foreach ($mutant in Get-MutationMutant -ReportPath $ReportPath -Status Equivalent -RelativeTo $SourceRoot) {
+        "{0}:{1}  {2}: {3}" -f $mutant.File, $mutant.Line, $mutant.Mutator, $mutant.Reason
+    }
+    ''
+    '=== mutation score per file (killed + timeout, over those + survived + no coverage) ==='
+    @($files) + @(if ($files.Count) { Get-MutationTotal -Files $files }) |
+        Format-Table File, Killed, Timeout, Survived, NoCoverage, Equivalent, @{ Name = 'Score %'; Expression = { $_.Score } } -AutoSize |
+        Out-String -Width 200
+}
+
+Export-ModuleMember -Function Get-MutationFileScore, Get-MutationMutant, Get-MutationTotal, Get-MutationScore, Show-MutationReport

@@ -67,6 +67,15 @@ Describe 'The mutation report' {
         $equivalent.Reason | Should -Be @('a capacity hint')
     }
 
+    It 'prints the survivors with their code and replacement, the equivalent mutants with their reasons, and every score column' {
+        $text = (Show-MutationReport -ReportPath $script:Report -SourceRoot '/repo/src/Kalbio.Core') -join "`n"
+
+        $text | Should -Match ([regex]::Escape("$([IO.Path]::Combine('Http', 'A.cs')):2  Survived  Equality mutation: if (a >= b)  ->  a > b"))
+        $text | Should -Match ([regex]::Escape("$([IO.Path]::Combine('Http', 'A.cs')):1  Equality mutation: a capacity hint"))
+        $text | Should -Not -Match 'Removed by'
+        $text | Should -Match 'all files\s+3\s+1\s+1\s+1\s+1\s+66\.7'
+    }
+
     It 'has no score for a file whose mutants were all ignored' {
         Get-MutationScore -Detected 0 -Undetected 0 | Should -BeNullOrEmpty
     }
