@@ -2,7 +2,6 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
-using System.Runtime.CompilerServices;
 using System.Text;
 using System.Threading;
 using System.Threading.Tasks;
@@ -485,12 +484,12 @@ namespace Kalbio.PowerShell.Tests
             // The caller's context counts what is posted to it: a continuation that went back to it
             // (ConfigureAwait(true) anywhere on the waiting path) would be posted there, and a caller that blocks
             // on it would deadlock.
-            var posts = new StrongBox<int>();
+            var context = new CountingContext();
             var stream = new GatedStream(head + sent, later);
             var reader = new HttpRequestReader(stream);
             HttpRequestHead? read = head.Length > 0 ? await reader.ReadHeadAsync(CancellationToken.None) : null;
 
-            Task<byte[]> operation = OnCountingContext(posts, async () =>
+            Task<byte[]> operation = context.Start(async () =>
                 read is null
                     ? Encoding.ASCII.GetBytes((await reader.ReadHeadAsync(CancellationToken.None).ConfigureAwait(false))!.Target)
                     : await reader.ReadBodyAsync(HttpRequestReader.BodyLength(read, 100), 100, CancellationToken.None).ConfigureAwait(false));
@@ -499,7 +498,7 @@ namespace Kalbio.PowerShell.Tests
             byte[] result = await operation;
 
             Assert.Equal(read is null ? "/hooks" : "hello", Latin1Text(result));
-            Assert.Equal(0, posts.Value);
+            Assert.Equal(0, context.Posts);
         }
 
         private static HttpRequestReader Reader(string text) => new HttpRequestReader(new MemoryStream(Latin1(text)));
@@ -540,20 +539,6 @@ namespace Kalbio.PowerShell.Tests
         private static byte[] Latin1(string text) => text.Select(c => checked((byte)c)).ToArray();
 
         private static string Latin1Text(byte[] bytes) => new string(bytes.Select(b => (char)b).ToArray());
-
-        private static Task<T> OnCountingContext<T>(StrongBox<int> posts, Func<Task<T>> start)
-        {
-            SynchronizationContext? previous = SynchronizationContext.Current;
-            SynchronizationContext.SetSynchronizationContext(new CountingContext(posts));
-            try
-            {
-                return start();
-            }
-            finally
-            {
-                SynchronizationContext.SetSynchronizationContext(previous);
-            }
-        }
 
         /// <summary>A stream that is only read, asynchronously, as the reader reads it.</summary>
         private abstract class AsyncReadStream : Stream
@@ -669,36 +654,6 @@ namespace Kalbio.PowerShell.Tests
 
                 await _gate.Task.ConfigureAwait(false);
                 return _after.Read(buffer.Span);
-            }
-        }
-
-        /// <summary>Counts the continuations posted to it, and runs them on the thread pool.</summary>
-        private sealed class CountingContext : SynchronizationContext
-        {
-            private readonly StrongBox<int> _posts;
-
-            public CountingContext(StrongBox<int> posts) => _posts = posts;
-
-            public override void Post(SendOrPostCallback d, object? state)
-            {
-                Interlocked.Increment(ref _posts.Value);
-                ThreadPool.QueueUserWorkItem(_ =>
-                {
-                    try
-                    {
-                        d(state);
-                    }
-                    finally
-                    {
-                        SetSynchronizationContext(null);
-                    }
-                });
-            }
-
-            public override void Send(SendOrPostCallback d, object? state)
-            {
-                Interlocked.Increment(ref _posts.Value);
-                d(state);
             }
         }
     }

@@ -2,6 +2,8 @@ using System;
 using System.Collections.Concurrent;
 using System.Collections.Generic;
 using System.Linq;
+using System.Threading;
+using System.Threading.Tasks;
 using Kalbio.Core;
 using Kalbio.Core.Http;
 using Kalbio.PowerShell.Client;
@@ -35,6 +37,54 @@ namespace Kalbio.PowerShell.Tests
         public DateTimeOffset Now => new DateTimeOffset(System.Threading.Interlocked.Read(ref _ticks), TimeSpan.Zero);
 
         public void Advance(TimeSpan by) => System.Threading.Interlocked.Add(ref _ticks, by.Ticks);
+    }
+
+    /// <summary>
+    /// A caller's synchronization context that counts what is posted or sent to it (running it on the thread pool):
+    /// code that resumes on the caller's context, which would deadlock a caller blocking on it, shows as a count.
+    /// </summary>
+    internal sealed class CountingContext : SynchronizationContext
+    {
+        private int _posts;
+
+        public int Posts => Volatile.Read(ref _posts);
+
+        public override void Post(SendOrPostCallback d, object? state)
+        {
+            Interlocked.Increment(ref _posts);
+            ThreadPool.QueueUserWorkItem(_ =>
+            {
+                try
+                {
+                    d(state);
+                }
+                finally
+                {
+                    SetSynchronizationContext(null);
+                }
+            });
+        }
+
+        public override void Send(SendOrPostCallback d, object? state)
+        {
+            Interlocked.Increment(ref _posts);
+            d(state);
+        }
+
+        /// <summary>Starts <paramref name="start"/> with this as the current context, as a caller on it would.</summary>
+        public Task<T> Start<T>(Func<Task<T>> start)
+        {
+            SynchronizationContext? previous = Current;
+            SetSynchronizationContext(this);
+            try
+            {
+                return start();
+            }
+            finally
+            {
+                SetSynchronizationContext(previous);
+            }
+        }
     }
 
     internal static class TestConnections

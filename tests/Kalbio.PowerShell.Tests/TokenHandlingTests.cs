@@ -45,20 +45,6 @@ namespace Kalbio.PowerShell.Tests
         }
 
         /// <summary>Starts <paramref name="start"/> on <paramref name="context"/>, as a caller on a UI or pipeline thread would.</summary>
-        private static Task<string> StartOn(SynchronizationContext context, Func<Task<string>> start)
-        {
-            SynchronizationContext? previous = SynchronizationContext.Current;
-            SynchronizationContext.SetSynchronizationContext(context);
-            try
-            {
-                return start();
-            }
-            finally
-            {
-                SynchronizationContext.SetSynchronizationContext(previous);
-            }
-        }
-
         [Fact]
         public async Task Connect_obtains_a_token_and_calls_carry_it_in_X_Kal_Authorization()
         {
@@ -259,17 +245,17 @@ namespace Kalbio.PowerShell.Tests
             using KalConnection connection = TestConnections.To(_sandbox, o => o.UtcNow = () => clock.Now);
             var context = new CountingContext();
 
-            string first = await StartOn(context, () => Token(connection)); // client credentials
+            string first = await context.Start(() => Token(connection)); // client credentials
             clock.Advance(TimeSpan.FromMinutes(51));
-            string refreshed = await StartOn(context, () => Token(connection)); // refresh grant
-            string renewed = await StartOn(context, () => RenewRejected(connection, refreshed));
+            string refreshed = await context.Start(() => Token(connection)); // refresh grant
+            string renewed = await context.Start(() => RenewRejected(connection, refreshed));
 
             // Two callers queue behind a renewal in progress.
             clock.Advance(TimeSpan.FromMinutes(51));
             TokenEndpointAnswers(status: null, delayMs: 300);
             Task<string> renewal = RenewRejected(connection, renewed);
-            Task<string> waitingForToken = StartOn(context, () => Token(connection));
-            Task<string> waitingToRenew = StartOn(context, () => RenewRejected(connection, renewed));
+            Task<string> waitingForToken = context.Start(() => Token(connection));
+            Task<string> waitingToRenew = context.Start(() => RenewRejected(connection, renewed));
             string[] afterWait = await Task.WhenAll(renewal, waitingForToken, waitingToRenew);
 
             Assert.Equal(0, context.Posts);
@@ -427,20 +413,6 @@ namespace Kalbio.PowerShell.Tests
                     "VERBOSE: Obtained an access token (refresh_token); it expires at ",
                 },
                 verbose.Select(m => m.Contains(" it expires at ", StringComparison.Ordinal) ? m.Substring(0, m.IndexOf(" it expires at ", StringComparison.Ordinal) + 15) : m));
-        }
-    }
-
-    /// <summary>A synchronization context that counts the continuations posted to it (and runs them on the thread pool).</summary>
-    internal sealed class CountingContext : SynchronizationContext
-    {
-        private int _posts;
-
-        public int Posts => Volatile.Read(ref _posts);
-
-        public override void Post(SendOrPostCallback d, object? state)
-        {
-            Interlocked.Increment(ref _posts);
-            ThreadPool.QueueUserWorkItem(_ => d(state));
         }
     }
 }
