@@ -5,6 +5,8 @@ using System.IO;
 using System.Runtime.CompilerServices;
 using System.Text;
 using System.Threading;
+using System.Text.Json;
+using Kalbio.Core.Json;
 using Kalbio.PowerShell.Client;
 using Kalbio.PowerShell.Model;
 using Sylvan.Data.Csv;
@@ -56,7 +58,7 @@ namespace Kalbio.Core.Api
             };
             using CsvDataReader reader = CreateReader(text, options, path);
             Columns columns = FindColumns(reader, dataColumns, name);
-            string[] dataNames = columns.DataNames;
+            var data = new CsvRowData(reader, columns.Data, columns.DataNames);
             char[] raw = new char[1024];
             int line = 2;
             int rows = 0;
@@ -72,18 +74,13 @@ namespace Kalbio.Core.Api
                 string? recordId = Text(reader, columns.RecordId);
                 string? recordStatus = Text(reader, columns.Status);
                 string? errorMessage = columns.ErrorMessage < 0 ? null : Text(reader, columns.ErrorMessage);
-                var values = new object?[dataNames.Length];
-                for (int i = 0; i < values.Length; i++)
-                {
-                    values[i] = reader.GetString(columns.Data[i]);
-                }
 
                 if (recordStatus != null)
                 {
                     status(recordStatus);
                 }
 
-                KalInputException? problem = builder.Add(recordId, recordStatus, new KalRecordData(dataNames, values), errorMessage);
+                KalInputException? problem = builder.Add(recordId, recordStatus, data, errorMessage);
                 if (problem != null)
                 {
                     report(ResultsFile.AtLine(problem, firstLine, path));
@@ -216,6 +213,50 @@ namespace Kalbio.Core.Api
             }
 
             return new Columns(recordId, status, errorMessage, data.ToArray(), dataNames.ToArray());
+        }
+
+        /// <summary>
+        /// The data columns of the current row, written as text straight from the reader's buffer: no string per
+        /// field. The names are encoded once per file, with the body's encoder, so the bytes are those the pipeline's
+        /// <see cref="JsonValueWriter"/> writes for the same text.
+        /// </summary>
+        private readonly struct CsvRowData : IRecordDataWriter
+        {
+            private readonly CsvDataReader _reader;
+            private readonly int[] _ordinals;
+            private readonly JsonEncodedText[] _names;
+            private readonly char[][] _scratch;
+
+            public CsvRowData(CsvDataReader reader, int[] ordinals, string[] names)
+            {
+                _reader = reader;
+                _ordinals = ordinals;
+                _names = Array.ConvertAll(names, name => JsonEncodedText.Encode(name, JsonValueWriter.WriterOptions.Encoder));
+                _scratch = new[] { new char[256] };
+            }
+
+            public bool HasData => true;
+
+            [MethodImpl(HotPath.Optimize)]
+            public void Write(Utf8JsonWriter writer)
+            {
+                writer.WriteStartObject();
+                for (int i = 0; i < _ordinals.Length; i++)
+                {
+                    // Without a buffer the reader gives the field's length as written, quotes included: never less than its text.
+                    int bound = (int)_reader.GetChars(_ordinals[i], 0, null!, 0, 0);
+                    char[] chars = _scratch[0];
+                    if (bound > chars.Length)
+                    {
+                        chars = _scratch[0] = new char[Math.Max(bound, chars.Length * 2)];
+                    }
+
+                    int length = (int)_reader.GetChars(_ordinals[i], 0, chars, 0, bound);
+                    writer.WriteString(_names[i], chars.AsSpan(0, length));
+                }
+
+                writer.WriteEndObject();
+            }
         }
 
         private sealed class Columns

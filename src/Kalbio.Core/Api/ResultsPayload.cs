@@ -130,8 +130,16 @@ namespace Kalbio.Core.Api
         /// Validates and writes the next record. Returns null when it is valid, else the problem (position, id and what
         /// is wrong) for the caller to report; the builder then refuses to complete.
         /// </summary>
+        public KalInputException? Add(string? recordId, string? status, object? data, string? errorMessage, object? source = null) =>
+            Add(recordId, status, new ObjectRecordData(_values, data), errorMessage, source);
+
+        /// <summary>
+        /// <see cref="Add(string?, string?, object?, string?, object?)"/> with the data written by <paramref name="data"/>:
+        /// a struct, so that this method is compiled for each kind of data (a host object, a CSV row) without boxing.
+        /// </summary>
         [MethodImpl(HotPath.Optimize)]
-        public KalInputException? Add(string? recordId, string? status, object? data, string? errorMessage, object? source = null)
+        public KalInputException? Add<TData>(string? recordId, string? status, TData data, string? errorMessage, object? source = null)
+            where TData : struct, IRecordDataWriter
         {
             int index = _count++;
             if (string.IsNullOrWhiteSpace(recordId))
@@ -223,7 +231,8 @@ namespace Kalbio.Core.Api
         }
 
         [MethodImpl(HotPath.Optimize)]
-        private void WriteRecord(string recordId, string status, object? data, string? errorMessage)
+        private void WriteRecord<TData>(string recordId, string status, TData data, string? errorMessage)
+            where TData : struct, IRecordDataWriter
         {
             Utf8JsonWriter writer;
             if (_writer is null)
@@ -248,10 +257,10 @@ namespace Kalbio.Core.Api
             writer.WriteStartObject();
             writer.WriteString(RecordIdName, recordId);
             writer.WriteString(StatusName, status);
-            if (data != null)
+            if (data.HasData)
             {
                 writer.WritePropertyName(DataName);
-                _values.WriteObject(writer, data, "data");
+                data.Write(writer);
             }
 
             if (!string.IsNullOrEmpty(errorMessage))
@@ -353,6 +362,33 @@ namespace Kalbio.Core.Api
             _buffer?.Dispose();
             _buffer = null;
         }
+    }
+
+    /// <summary>Writes a record's <c>data</c> object into the body; implemented by structs (see <see cref="ResultsPayloadBuilder.Add{TData}"/>).</summary>
+    internal interface IRecordDataWriter
+    {
+        /// <summary>False when the record has no data (the <c>data</c> member is left out).</summary>
+        bool HasData { get; }
+
+        /// <summary>Writes the data as one JSON object; throws <see cref="KalInputException"/> for data that has no JSON form.</summary>
+        void Write(Utf8JsonWriter writer);
+    }
+
+    /// <summary>Data given as an object (a dictionary or a host object seen as one), written by a <see cref="JsonValueWriter"/>.</summary>
+    internal readonly struct ObjectRecordData : IRecordDataWriter
+    {
+        private readonly JsonValueWriter _values;
+        private readonly object? _data;
+
+        public ObjectRecordData(JsonValueWriter values, object? data)
+        {
+            _values = values;
+            _data = data;
+        }
+
+        public bool HasData => _data != null;
+
+        public void Write(Utf8JsonWriter writer) => _values.WriteObject(writer, _data!, "data");
     }
 
     /// <summary>An <see cref="IBufferWriter{T}"/> that forgets what is written, reusing one small array.</summary>
