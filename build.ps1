@@ -99,6 +99,7 @@ function Invoke-Build {
         Copy-Item -Destination $ModuleOut
     $dependencies = New-Item -ItemType Directory -Path (Join-Path $ModuleOut 'Dependencies')
     $private | ForEach-Object { Copy-Item -LiteralPath (Join-Path $binaries $_) -Destination $dependencies }
+    Copy-ReadyToRun -Binaries $binaries -Private $private
     Copy-Item -LiteralPath (Join-Path $Root 'Kalbio.psd1') -Destination $ModuleOut
     Get-ChildItem -LiteralPath $ModuleProject -Filter *.ps1xml | Copy-Item -Destination $ModuleOut
     Build-Help
@@ -108,6 +109,16 @@ function Invoke-Build {
 
     $manifest = Test-ModuleManifest -Path (Join-Path $ModuleOut 'Kalbio.psd1')
     Write-Host "Built $($manifest.Name) $($manifest.Version) in $ModuleOut"
+}
+
+# The module's assemblies precompiled for this machine's runtime (tools/ReadyToRun), over the IL-only copies: a pwsh
+# process then starts using them without compiling them first (a 100,000-row Submit -Path does ~0.1 s less work).
+function Copy-ReadyToRun([string] $Binaries, [string[]] $Private) {
+    $compiled = Join-Path $Out 'readytorun'
+    Invoke-Native dotnet @('publish', (Join-Path $Root 'tools/ReadyToRun/ReadyToRun.csproj'), '-c', $Configuration, '-o', $compiled,
+        "-p:ModuleBinaries=$Binaries", "-p:PowerShellHome=$PSHOME", '--nologo', '-v', 'quiet', '-clp:NoSummary;ErrorsOnly')
+    foreach ($name in 'Kalbio.Core.dll', 'Kalbio.PowerShell.dll') { Copy-Item -LiteralPath (Join-Path $compiled $name) -Destination $ModuleOut -Force }
+    foreach ($name in $Private) { Copy-Item -LiteralPath (Join-Path $compiled $name) -Destination (Join-Path $ModuleOut 'Dependencies') -Force }
 }
 
 # MAML help from docs/help/*.md; generated in a child pwsh because it imports the built module.

@@ -49,6 +49,54 @@ Describe 'The built module' {
         Join-Path $env:KALBIO_TEST_MODULE 'System.Management.Automation.dll' | Should -Not -Exist
     }
 
+    It 'ships its assemblies precompiled (ReadyToRun), and pwsh runs that code rather than compiling the IL' {
+        $assemblies = 'Kalbio.Core.dll', 'Kalbio.PowerShell.dll', 'Dependencies/Sylvan.Data.Csv.dll'
+        foreach ($name in $assemblies) {
+            $stream = [IO.File]::OpenRead((Join-Path $env:KALBIO_TEST_MODULE $name))
+            try {
+                $header = [Reflection.PortableExecutable.PEReader]::new($stream).PEHeaders.CorHeader
+                $header.ManagedNativeHeaderDirectory.Size | Should -BeGreaterThan 0 -Because "$name should carry ReadyToRun code"
+            } finally { $stream.Dispose() }
+        }
+
+        # The same module with the build's IL-only assemblies, against it: how many of the module's methods the JIT
+        # compiles for an import and a first use of a cmdlet and the CSV reader (counted from the runtime's events).
+        $ilOnly = @(Get-ChildItem -Path (Join-Path $PSScriptRoot '../../src/Kalbio.PowerShell/bin/*/netstandard2.0/Kalbio.Core.dll') |
+            Sort-Object LastWriteTime | Select-Object -Last 1)
+        if ($ilOnly.Count -eq 0) { Set-ItResult -Inconclusive -Because 'the IL-only build output is not there to compare with'; return }
+        $plain = Join-Path $TestDrive 'il/Kalbio'
+        $null = New-Item -ItemType Directory -Path (Split-Path $plain)
+        Copy-Item -LiteralPath $env:KALBIO_TEST_MODULE -Destination $plain -Recurse
+        foreach ($name in $assemblies) { Copy-Item -LiteralPath (Join-Path $ilOnly[0].DirectoryName (Split-Path $name -Leaf)) -Destination (Join-Path $plain $name) -Force }
+        $csv = Join-Path $TestDrive 'results.csv'
+        Set-Content -LiteralPath $csv -Value 'record_id,status,name', 'r1,matched,a', 'r2,created,b'
+        $script = @'
+param($Module, $Csv)
+Add-Type -TypeDefinition @"
+using System; using System.Diagnostics.Tracing; using System.Threading;
+public sealed class KalbioJitCounter : EventListener {
+    public int Count;
+    protected override void OnEventSourceCreated(EventSource source) {
+        // 0x10: the JIT keyword, whose MethodJittingStarted event names each method as it is compiled.
+        if (source.Name == "Microsoft-Windows-DotNETRuntime") EnableEvents(source, EventLevel.Verbose, (EventKeywords)0x10);
+    }
+    protected override void OnEventWritten(EventWrittenEventArgs e) {
+        if (e.EventName == "MethodJittingStarted_V1" && e.Payload != null && e.Payload.Count > 4 && e.Payload[4] is string type && type.StartsWith("Kalbio.", StringComparison.Ordinal)) Interlocked.Increment(ref Count);
+    }
+}
+"@
+$counter = [KalbioJitCounter]::new()
+Import-Module $Module
+$null = Submit-KalRegistrationResult -OperationId op -FileId file -Path $Csv -WhatIf 6>$null
+$counter.Count
+'@
+        $jitted = foreach ($module in $env:KALBIO_TEST_MODULE, $plain) {
+            [int] (Invoke-ChildPwsh -Script $script -ArgumentList $module, $csv | Select-Object -Last 1)
+        }
+        $jitted[1] | Should -BeGreaterThan 50 -Because 'the IL-only module compiles its methods on first use'
+        $jitted[0] | Should -BeLessThan ($jitted[1] / 4) -Because "the precompiled module JITs $($jitted[0]) of its methods, the IL one $($jitted[1])"
+    }
+
     It "binds to PowerShell's own System.Text.Json, not a copy in the module folder" {
         $location = [System.Text.Json.JsonSerializer].Assembly.Location
         $location | Should -Not -BeLike "$env:KALBIO_TEST_MODULE*"
