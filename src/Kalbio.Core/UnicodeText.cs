@@ -10,6 +10,7 @@ namespace Kalbio.Core
     /// </summary>
     internal static class UnicodeText
     {
+        // Stryker disable once Boolean : the first argument is whether GetPreamble gives a byte order mark, which GetByteCount never counts
         private static readonly UTF8Encoding Strict = new UTF8Encoding(false, true);
 
         /// <summary>The index of the first lone surrogate in <paramref name="text"/>, or -1 when it is valid Unicode.</summary>

@@ -231,6 +231,7 @@ namespace Kalbio.Core.Json
             IDictionaryEnumerator entries = dictionary.GetEnumerator();
             while (entries.MoveNext())
             {
+                // Stryker disable once NullCoalescing : Convert.ToString of a string is that string; the cast only saves the call for the common case
                 string name = entries.Key as string ?? Convert.ToString(entries.Key, CultureInfo.InvariantCulture) ?? string.Empty;
                 object? value = entries.Value;
                 _path.Add(name);
