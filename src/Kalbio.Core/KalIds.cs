@@ -37,6 +37,12 @@ namespace Kalbio.Core
                 throw new KalInputException("InvalidId", $"{parameterName} contains a control character (such as a NUL or a line break). Pass the id alone, without them.", parameterName, id);
             }
 
+            // Uri.EscapeDataString would encode a lone surrogate as U+FFFD, naming another id.
+            if (UnicodeText.Problem(id) is string problem)
+            {
+                throw new KalInputException("InvalidId", $"{parameterName} {problem}. Pass the id from the event or the API.", parameterName, id);
+            }
+
             if (id.Trim().Length != id.Length)
             {
                 throw new KalInputException("InvalidId", $"{parameterName} '{id}' starts or ends with white space. Pass the id without it.", parameterName, id);

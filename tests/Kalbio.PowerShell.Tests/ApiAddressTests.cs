@@ -164,6 +164,40 @@ namespace Kalbio.PowerShell.Tests
             Assert.Equal("q=a%20b%26c%3Dd%2Be%2F%C3%A9&tag=x&tag=2&empty=&flag=true&off=false&ratio=0.5&at=2024-01-02T03%3A04%3A05.0000000%2B02%3A00&na%20me=7", text);
         }
 
+        [Theory]
+        [InlineData(@"programs/a\uD800", 10)]
+        [InlineData(@"\uDC00programs", 0)]
+        [InlineData(@"programs?q=\uDC00\uD800", 11)]
+        [InlineData(@"https://gateway.example.test/kal/v1/x\uD83D", 37)]
+        public void A_path_with_a_lone_surrogate_is_refused_not_sent_with_U_FFFD(string escaped, int index)
+        {
+            var failure = Assert.Throws<KalInputException>(() => ApiAddress.Resolve(ApiWithPath, UnicodeTextTests.Unescaped(escaped)));
+            Assert.Equal("InvalidApiPath", failure.ErrorId);
+            Assert.Equal($"The path is not valid Unicode (it has a lone surrogate character at index {index}) and cannot be sent in a URL.", failure.Message);
+            Assert.Equal("Path", failure.ParamName);
+        }
+
+        [Fact]
+        public void A_query_name_or_value_with_a_lone_surrogate_is_refused_not_sent_with_U_FFFD()
+        {
+            var name = Assert.Throws<KalInputException>(() => ApiAddress.FormatQuery(new[] { new KeyValuePair<string, object?>("na\uD800me", "x") }));
+            var value = Assert.Throws<KalInputException>(() => ApiAddress.FormatQuery(new[] { new KeyValuePair<string, object?>("tag", new object[] { "ok", "x\uDC00" }) }));
+            var letter = Assert.Throws<KalInputException>(() => ApiAddress.FormatQuery(new[] { new KeyValuePair<string, object?>("c", '\uD800') }));
+
+            Assert.Equal("The query parameter name is not valid Unicode (it has a lone surrogate character at index 2) and cannot be sent in a URL.", name.Message);
+            Assert.Equal("The query value for 'tag' is not valid Unicode (it has a lone surrogate character at index 1) and cannot be sent in a URL.", value.Message);
+            Assert.Equal("x\uDC00", value.Target);
+            Assert.Equal("The query value for 'c' is not valid Unicode (it has a lone surrogate character at index 0) and cannot be sent in a URL.", letter.Message);
+            Assert.All(new[] { name, value, letter }, failure => Assert.Equal("InvalidQuery", failure.ErrorId));
+        }
+
+        [Fact]
+        public void Surrogate_pairs_in_a_path_and_a_query_are_encoded_as_their_UTF8()
+        {
+            Uri uri = ApiAddress.WithQuery(ApiAddress.Resolve(Api, "programs/🧪?a=🧪"), ApiAddress.FormatQuery(new[] { new KeyValuePair<string, object?>("🧪", "x🧪") }));
+            Assert.Equal("https://api.example.test/programs/%F0%9F%A7%AA?a=%F0%9F%A7%AA&%F0%9F%A7%AA=x%F0%9F%A7%AA", uri.AbsoluteUri);
+        }
+
         [Fact]
         public void A_query_is_appended_after_one_already_in_the_path()
         {

@@ -26,6 +26,20 @@ namespace Kalbio.PowerShell.Tests
             Assert.StartsWith("FileId", failure.Message);
         }
 
+        [Fact]
+        public void An_id_with_a_lone_surrogate_is_refused_rather_than_sent_as_another_id()
+        {
+            // Built here, not as theory data: xunit passes theory data through UTF-8, which would replace the surrogate.
+            foreach (string id in new[] { "f1\uD800", "\uDC00f1", "f\uDC00\uD800" })
+            {
+                var failure = Assert.Throws<KalInputException>(() => KalIds.Validate(id, "FileId"));
+                Assert.Equal("InvalidId", failure.ErrorId);
+                Assert.StartsWith("FileId is not valid Unicode (it has a lone surrogate character at index ", failure.Message);
+            }
+
+            Assert.Equal("f1🧪", KalIds.Validate("f1🧪", "FileId"));
+        }
+
         [Theory]
         [InlineData("3f6c2a9e-5b1d-4c8e-9a7f-1e2d3c4b5a60")]
         [InlineData("file.v2")]

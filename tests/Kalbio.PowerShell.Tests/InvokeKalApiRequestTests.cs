@@ -193,6 +193,11 @@ namespace Kalbio.PowerShell.Tests
         [InlineData("Invoke-KalApiRequest GET programs -Body @{ a = 1 }", "BodyNotAllowed")]
         [InlineData("Invoke-KalApiRequest POST programs -Body @{ run = { 'script' } }", "UnsupportedJsonValue")]
         [InlineData("Invoke-KalApiRequest GET programs -Query @{ filter = @{ a = 1 } }", "InvalidQuery")]
+        [InlineData("Invoke-KalApiRequest GET \"programs/a$([char]0xD800)\"", "InvalidApiPath")]
+        [InlineData("Invoke-KalApiRequest GET programs -Query @{ q = \"$([char]0xDC00)\" }", "InvalidQuery")]
+        [InlineData("Invoke-KalApiRequest POST programs -Body @{ name = \"aspirin $([char]0xD800)\" }", "UnsupportedJsonValue")]
+        [InlineData("Invoke-KalApiRequest POST programs -Body @{ \"na$([char]0xDC00)me\" = 1 }", "UnsupportedJsonValue")]
+        [InlineData("Invoke-KalApiRequest POST programs -Body \"{`\"name`\": `\"$([char]0xD800)`\"}\"", "UnsupportedJsonValue")]
         public void Input_that_cannot_make_a_valid_request_stops_before_anything_is_sent(string script, string errorId)
         {
             var (_, errors) = Run(script);
@@ -201,6 +206,18 @@ namespace Kalbio.PowerShell.Tests
             Assert.Equal(errorId + Fqid, error.FullyQualifiedErrorId);
             Assert.Equal(ErrorCategory.InvalidArgument, error.CategoryInfo.Category);
             Assert.Empty(_sandbox.ApiRequests());
+        }
+
+        [Fact]
+        public void A_surrogate_pair_in_the_path_query_and_body_is_sent_as_given()
+        {
+            var (output, errors) = Run("Invoke-KalApiRequest POST 'programs?tag=🧪' -Query @{ q = '🧪' } -Body @{ name = 'aspirin 🧪' }");
+
+            Assert.Empty(errors);
+            Assert.Equal("aspirin 🧪", Assert.Single(output).Properties["name"].Value);
+            RequestLogEntry request = _sandbox.ApiRequests().Single();
+            Assert.Equal("tag=%F0%9F%A7%AA&q=%F0%9F%A7%AA", request.Query);
+            Assert.Equal("{\"name\":\"aspirin \\uD83E\\uDDEA\"}", request.Body);
         }
 
         [Fact]

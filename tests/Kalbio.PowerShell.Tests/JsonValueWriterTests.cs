@@ -69,6 +69,54 @@ namespace Kalbio.PowerShell.Tests
         }
 
         [Fact]
+        public void Text_with_a_lone_surrogate_is_refused_naming_where_and_the_index_whatever_carries_it()
+        {
+            var cases = new (object Data, string Where, object Target, int Index)[]
+            {
+                (Ordered(("name", "aspirin \uD800")), "The text at data.name", "aspirin \uD800", 8),
+                (Ordered(("list", new object[] { "ok", "x\uDC00y" })), "The text at data.list[1]", "x\uDC00y", 1),
+                (View(("inner", View(("note", "\uDC00\uD800")))), "The text at data.inner.note", "\uDC00\uD800", 0),
+                (Ordered(("letter", '\uD800')), "The text at data.letter", "\uD800", 0),
+                (Ordered(("link", new Uri("files/a\uDBFF", UriKind.Relative))), "The text at data.link", "files/a\uDBFF", 7),
+                (Ordered(("na\uD800me", "ok")), "The field name at data.na\uD800me", "na\uD800me", 2),
+                (Ordered(("na\uDC00me", 1)), "The field name at data.na\uDC00me", "na\uDC00me", 2),
+                (View(("na\uD83Dme", true)), "The field name at data.na\uD83Dme", "na\uD83Dme", 2),
+            };
+
+            foreach ((object data, string where, object target, int index) in cases)
+            {
+                KalInputException refused = Refused(data);
+                Assert.Equal("UnsupportedJsonValue", refused.ErrorId);
+                Assert.Equal($"{where} is not valid Unicode (it has a lone surrogate character at index {index}) and cannot be sent as JSON.", refused.Message);
+                Assert.Equal(target, refused.Target);
+            }
+        }
+
+        [Fact]
+        public void Surrogate_pairs_in_text_names_characters_and_addresses_are_sent_as_given()
+        {
+            string json = Json(Ordered(("🧪", "a 🧪 b"), ("view", View(("𝄞", new Uri("files/🧪", UriKind.Relative))))));
+            JsonElement parsed = Parsed(json);
+
+            Assert.Equal("a 🧪 b", parsed.GetProperty("🧪").GetString());
+            Assert.Equal("files/🧪", parsed.GetProperty("view").GetProperty("𝄞").GetString());
+        }
+
+        [Fact]
+        public void Parsed_JSON_with_an_escaped_lone_surrogate_is_refused_not_written_half()
+        {
+            using JsonDocument document = JsonDocument.Parse("{\"a\":[\"ok\",\"x\\udc00\"]}");
+
+            foreach (object parsed in new object[] { document, document.RootElement })
+            {
+                KalInputException refused = Refused(Ordered(("nested", parsed)));
+                Assert.Equal("UnsupportedJsonValue", refused.ErrorId);
+                Assert.StartsWith("The JSON at data.nested cannot be sent as JSON: ", refused.Message);
+                Assert.IsType<InvalidOperationException>(refused.InnerException);
+            }
+        }
+
+        [Fact]
         public void Null_and_a_database_null_are_JSON_null()
         {
             Assert.Equal("null", Json(null));

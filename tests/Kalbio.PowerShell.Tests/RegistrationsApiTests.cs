@@ -145,6 +145,18 @@ namespace Kalbio.PowerShell.Tests
         }
 
         [Fact]
+        public async Task A_message_with_a_lone_surrogate_is_refused_before_anything_is_sent()
+        {
+            using KalConnection connection = await Connected();
+
+            var error = await Assert.ThrowsAsync<KalInputException>(() => connection.Client.SetStatusAsync(RegistrationRef.To("op-1", FileId), "validation_failed", "bad \uDC00", NullKalLog.Instance, CancellationToken.None));
+
+            Assert.Equal("UnsupportedJsonValue", error.ErrorId);
+            Assert.Equal("The message is not valid Unicode (it has a lone surrogate character at index 4) and cannot be sent as JSON.", error.Message);
+            Assert.Empty(_sandbox.ApiRequests());
+        }
+
+        [Fact]
         public async Task Setting_the_status_of_an_unregistered_file_is_a_not_found_error_with_the_server_message()
         {
             using KalConnection connection = await Connected();

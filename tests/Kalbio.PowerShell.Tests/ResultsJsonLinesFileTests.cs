@@ -51,6 +51,41 @@ namespace Kalbio.PowerShell.Tests
             }
         }
 
+        [Fact]
+        public void An_escaped_lone_surrogate_is_refused_with_its_line_and_an_escaped_pair_is_sent_as_given()
+        {
+            string path = Path.GetTempFileName();
+            try
+            {
+                File.WriteAllText(path, string.Join(
+                    "\n",
+                    "{\"record_id\":\"r1\",\"status\":\"matched\",\"data\":{\"name\":\"\\ud83e\\uddea\",\"list\":[\"\\ud83e\\uddea\"]}}",
+                    "{\"record_id\":\"r2\\ud800\",\"status\":\"matched\"}",
+                    "{\"record_id\":\"r3\",\"status\":\"matched\",\"data\":{\"name\":\"x\\udc00\"}}",
+                    "{\"record_id\":\"r4\",\"status\":\"matched\",\"data\":{\"list\":[\"ok\",\"\\udc00\\ud800\"]}}",
+                    "{\"record_id\":\"r5\",\"status\":\"matched\",\"data\":{\"na\\ud800me\":1}}"));
+                var problems = new System.Collections.Generic.List<KalInputException>();
+                using var builder = new ResultsPayloadBuilder("success", null, null, null, new JsonValueWriter());
+
+                ResultsJsonLinesFile.Read(path, null, builder, problems.Add, _ => { }, CancellationToken.None);
+
+                Assert.Equal(new[] { "ResultsLineNotJson", "ResultsLineNotJson", "UnsupportedJsonValue", "ResultsLineNotJson" }, problems.ConvertAll(p => p.ErrorId));
+                for (int i = 0; i < problems.Count; i++)
+                {
+                    Assert.StartsWith($"Line {i + 2} of ", problems[i].Message);
+                }
+
+                Assert.Contains("surrogate", problems[0].Message);
+                Assert.Contains("records[3] (record_id 'r4'): The JSON at data.list cannot be sent as JSON: ", problems[2].Message);
+                Assert.Equal(4, builder.InvalidRecordCount);
+                Assert.Throws<KalInputException>(() => builder.Complete());
+            }
+            finally
+            {
+                File.Delete(path);
+            }
+        }
+
         private static void Fail(KalInputException problem) => Assert.Fail(problem.Message);
 
         private static byte[] Body(System.Action<ResultsPayloadBuilder> read)

@@ -89,6 +89,63 @@ namespace Kalbio.PowerShell.Tests
         }
 
         [Fact]
+        public void A_lone_surrogate_in_a_record_is_refused_naming_the_field_and_the_body_is_dropped()
+        {
+            using ResultsPayloadBuilder builder = Builder(expected: new[] { "r\uD800", "r1", "r2", "r3", "r4" });
+            Assert.Null(builder.Add("r0", "matched", Data(("name", "ok 🧪")), "fine 🧪"));
+            KalInputException? id = builder.Add("r\uD800", "matched", null, null);
+            KalInputException? again = builder.Add("r\uD800", "matched", null, null);
+            KalInputException? status = builder.Add("r1", "ok\uDC00", null, null);
+            KalInputException? message = builder.Add("r2", "error", null, "no match \uDC00\uD800");
+            KalInputException? value = builder.Add("r3", "matched", Data(("name", "aspirin \uD83D")), null);
+            KalInputException? key = builder.Add("r4", "matched", Data(("na\uDFFFme", "aspirin")), null);
+
+            Assert.Equal("records[1] has a record_id that is not valid Unicode (it has a lone surrogate character at index 1) and cannot be sent as JSON.", id!.Message);
+            // The refused id never entered the set: the same id again is refused for the same reason, not as a duplicate.
+            Assert.Equal("records[2] has a record_id that is not valid Unicode (it has a lone surrogate character at index 1) and cannot be sent as JSON.", again!.Message);
+            Assert.Equal("records[3] (record_id 'r1') has a status that is not valid Unicode (it has a lone surrogate character at index 2) and cannot be sent as JSON.", status!.Message);
+            Assert.Equal("records[4] (record_id 'r2') has an error_message that is not valid Unicode (it has a lone surrogate character at index 9) and cannot be sent as JSON.", message!.Message);
+            Assert.Equal("records[5] (record_id 'r3'): The text at data.name is not valid Unicode (it has a lone surrogate character at index 8) and cannot be sent as JSON.", value!.Message);
+            Assert.Equal("records[6] (record_id 'r4'): The field name at data.na\uDFFFme is not valid Unicode (it has a lone surrogate character at index 2) and cannot be sent as JSON.", key!.Message);
+            Assert.All(new[] { id, again, status, message, value, key }, problem => Assert.Equal("UnsupportedJsonValue", problem!.ErrorId));
+            Assert.Equal(6, builder.InvalidRecordCount);
+            Assert.False(builder.CanSend);
+            Assert.Equal(0, builder.Length);
+
+            var refused = Assert.Throws<KalInputException>(() => builder.Complete());
+            Assert.Equal("RecordResultsInvalid", refused.ErrorId);
+            Assert.StartsWith("6 record results are invalid (of 7); nothing was sent.", refused.Message);
+            // Like a record without a status, one refused before its id was taken leaves that id without a result.
+            Assert.Contains("3 expected records have no result ('r\uD800', 'r1', 'r2')", refused.Message);
+        }
+
+        [Fact]
+        public void A_lone_surrogate_in_the_message_or_a_key_field_name_refuses_the_submission_at_once()
+        {
+            var message = Assert.Throws<KalInputException>(() => Builder("error", "bad file \uD800"));
+            var key = Assert.Throws<KalInputException>(() => Builder(keys: new[] { "id", "\uDC00name" }));
+
+            Assert.Equal("UnsupportedJsonValue", message.ErrorId);
+            Assert.Equal("The message is not valid Unicode (it has a lone surrogate character at index 9) and cannot be sent as JSON.", message.Message);
+            Assert.Equal("Message", message.ParamName);
+            Assert.Equal("UnsupportedJsonValue", key.ErrorId);
+            Assert.Equal("Key field name 2 is not valid Unicode (it has a lone surrogate character at index 0) and cannot be sent as JSON.", key.Message);
+            Assert.Equal("KeyFieldName", key.ParamName);
+        }
+
+        [Fact]
+        public void Surrogate_pairs_are_sent_as_given_in_every_field()
+        {
+            using ResultsPayloadBuilder builder = Builder("error", "file 🧪", new[] { "🧪id" });
+            Assert.Null(builder.Add("r🧪", "matched 🧪", Data(("🧪id", "C-🧪")), "note 🧪"));
+
+            Assert.Equal(
+                "{\"status\":\"error\",\"message\":\"file \\uD83E\\uDDEA\",\"error_message\":\"file \\uD83E\\uDDEA\",\"key_field_names\":[\"\\uD83E\\uDDEAid\"],\"records\":[" +
+                "{\"record_id\":\"r\\uD83E\\uDDEA\",\"status\":\"matched \\uD83E\\uDDEA\",\"data\":{\"\\uD83E\\uDDEAid\":\"C-\\uD83E\\uDDEA\"},\"error_message\":\"note \\uD83E\\uDDEA\"}]}",
+                Text(builder));
+        }
+
+        [Fact]
         public void Results_must_cover_exactly_the_expected_ids()
         {
             using ResultsPayloadBuilder builder = Builder(expected: Enumerable.Range(1, 15).Select(i => "r" + i).ToList());

@@ -157,6 +157,21 @@ Describe 'Invoke-KalApiRequest' {
         @(Get-ApiRequest).Count | Should -Be 0
     }
 
+    It 'refuses a lone surrogate in <Case> before sending anything, rather than sending U+FFFD' -TestCases @(
+        @{ Case = 'the path'; Call = { Invoke-KalApiRequest GET "programs/prg-$([char]0xD800)" -ErrorAction Stop }; ErrorId = 'InvalidApiPath'
+            Message = 'The path is not valid Unicode (it has a lone surrogate character at index 13) and cannot be sent in a URL.' }
+        @{ Case = 'a query value'; Call = { Invoke-KalApiRequest GET programs -Query @{ q = "x$([char]0xDC00)" } -ErrorAction Stop }; ErrorId = 'InvalidQuery'
+            Message = "The query value for 'q' is not valid Unicode (it has a lone surrogate character at index 1) and cannot be sent in a URL." }
+        @{ Case = 'a body value'; Call = { Invoke-KalApiRequest POST programs -Body @{ name = "$([char]0xDC00)$([char]0xD800)" } -ErrorAction Stop }; ErrorId = 'UnsupportedJsonValue'
+            Message = 'The text at Body.name is not valid Unicode (it has a lone surrogate character at index 0) and cannot be sent as JSON.' }
+    ) {
+        $thrown = $Call | Should -Throw -PassThru
+        $thrown.FullyQualifiedErrorId | Should -Be "$ErrorId$script:Fqid"
+        $thrown.CategoryInfo.Category | Should -Be 'InvalidArgument'
+        $thrown.Exception.Message | Should -BeExactly $Message
+        @(Get-ApiRequest).Count | Should -Be 0
+    }
+
     It '-WhatIf on POST sends nothing' {
         $output = Invoke-KalApiRequest POST programs -Body @{ name = 'never' } -WhatIf
         $output | Should -BeNullOrEmpty

@@ -155,6 +155,19 @@ Describe 'The registration lifecycle cmdlets' {
             Get-ApiRequest | Should -BeNullOrEmpty
         }
 
+        It 'refuses a message or an id with a lone surrogate before sending anything, rather than sending U+FFFD' {
+            Invoke-Sandbox $script:Sandbox DELETE requests | Out-Null
+
+            Set-KalRegistrationStatus op-1 f1 -Status validation_failed -Message "Column $([char]0xD800) is missing" -ErrorVariable failures -ErrorAction SilentlyContinue
+            Set-KalRegistrationStatus op-1 "f1$([char]0xDC00)" -Status validated -ErrorVariable +failures -ErrorAction SilentlyContinue
+
+            $failures.FullyQualifiedErrorId | Should -Be @('UnsupportedJsonValue,Kalbio.PowerShell.Commands.SetKalRegistrationStatusCommand', 'InvalidId,Kalbio.PowerShell.Commands.SetKalRegistrationStatusCommand')
+            $failures[0].Exception.Message | Should -BeExactly 'The message is not valid Unicode (it has a lone surrogate character at index 7) and cannot be sent as JSON.'
+            $failures[1].Exception.Message | Should -BeLike 'FileId is not valid Unicode (it has a lone surrogate character at index 2)*'
+            Get-ApiRequest | Should -BeNullOrEmpty
+            (Get-KalRegistration op-1 -FileId f1).Status | Should -Be 'pending'
+        }
+
         It 'tab-completes the lifecycle states' {
             $line = 'Set-KalRegistrationStatus op-1 f1 -Status valid'
             $completions = (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText

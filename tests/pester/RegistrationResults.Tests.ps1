@@ -182,6 +182,14 @@ Describe 'Submit-KalRegistrationResult: validation sends nothing' {
             ErrorId = 'RecordFieldUnknown'; Message = "records[0] has a field 'smiles', which a record result does not have" }
         @{ Case = 'something that is not a record'; Records = { 'r1' }
             ErrorId = 'RecordResultUnrecognized'; Message = "records[0] is the text 'r1', not a record result. " }
+        @{ Case = 'a lone surrogate in a data value (New-KalRecordResult)'; Records = { New-KalRecordResult -RecordId r1 -Status matched -Data @{ name = "aspirin $([char]0xD800)" } }
+            ErrorId = 'UnsupportedJsonValue'; Message = "records[0] (record_id 'r1'): The text at data.name is not valid Unicode (it has a lone surrogate character at index 8) and cannot be sent as JSON." }
+        @{ Case = 'a lone low surrogate in a record id'; Records = { @{ record_id = "r$([char]0xDC00)"; status = 'matched' } }
+            ErrorId = 'UnsupportedJsonValue'; Message = 'records[0] has a record_id that is not valid Unicode (it has a lone surrogate character at index 1) and cannot be sent as JSON.' }
+        @{ Case = 'a reversed pair in an error message'; Records = { @{ record_id = 'r1'; status = 'error'; error_message = "no $([char]0xDC00)$([char]0xD800)" } }
+            ErrorId = 'UnsupportedJsonValue'; Message = "records[0] (record_id 'r1') has an error_message that is not valid Unicode (it has a lone surrogate character at index 3) and cannot be sent as JSON." }
+        @{ Case = 'a lone surrogate in a data key'; Records = { [pscustomobject]@{ record_id = 'r1'; status = 'matched'; data = [pscustomobject]@{ "na$([char]0xD83D)" = 1 } } }
+            ErrorId = 'UnsupportedJsonValue'; Message = "records[0] (record_id 'r1'): The field name at data.na" }
     ) {
         $outcome = Invoke-Submission { $Records.Invoke() | Submit-KalRegistrationResult $script:Operation $script:File @args }
 
@@ -192,6 +200,29 @@ Describe 'Submit-KalRegistrationResult: validation sends nothing' {
         $outcome.Terminating.FullyQualifiedErrorId | Should -Be 'RecordResultsInvalid,Kalbio.PowerShell.Commands.SubmitKalRegistrationResultCommand'
         $outcome.Terminating.Exception.Message | Should -BeLike '1 record result is invalid*nothing was sent*'
         Get-ApiRequest | Should -BeNullOrEmpty
+    }
+
+    It 'refuses a lone surrogate in <Case> before reading any record, and sends nothing' -TestCases @(
+        @{ Case = 'the overall message'; Arguments = @{ Status = 'error'; ErrorMessage = "bad file $([char]0xD800)" }; Message = 'The message is not valid Unicode (it has a lone surrogate character at index 9) and cannot be sent as JSON.' }
+        @{ Case = 'a key field name'; Arguments = @{ KeyFieldName = 'id', "$([char]0xDC00)" }; Message = 'Key field name 2 is not valid Unicode (it has a lone surrogate character at index 0) and cannot be sent as JSON.' }
+    ) {
+        $outcome = Invoke-Submission { @{ record_id = 'r1'; status = 'matched' } | Submit-KalRegistrationResult $script:Operation $script:File @Arguments @args }
+
+        $outcome.Terminating.FullyQualifiedErrorId | Should -Be 'UnsupportedJsonValue,Kalbio.PowerShell.Commands.SubmitKalRegistrationResultCommand'
+        $outcome.Terminating.Exception.Message | Should -Be $Message
+        Get-ApiRequest | Should -BeNullOrEmpty
+    }
+
+    It 'sends surrogate pairs (emoji) in every field exactly as given' {
+        New-KalRecordResult -RecordId 'r🧪' -Status matched -Data @{ 'n🧪' = 'aspirin 🧪' } -ErrorMessage 'note 🧪' |
+            Submit-KalRegistrationResult $script:Operation $script:File -Status error -ErrorMessage 'file 🧪' -KeyFieldName 'n🧪'
+
+        $body = Get-SubmittedBody | ConvertFrom-Json
+        $body.message | Should -BeExactly 'file 🧪'
+        $body.key_field_names | Should -BeExactly 'n🧪'
+        $body.records[0].record_id | Should -BeExactly 'r🧪'
+        $body.records[0].data.'n🧪' | Should -BeExactly 'aspirin 🧪'
+        $body.records[0].error_message | Should -BeExactly 'note 🧪'
     }
 
     It 'reports every bad record up to ten, then counts them all, and sends nothing' {

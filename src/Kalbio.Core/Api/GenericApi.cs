@@ -143,6 +143,12 @@ namespace Kalbio.Core.Api
         {
             if (value is string text)
             {
+                // Encoding would write U+FFFD for a lone surrogate: the body is refused rather than sent altered.
+                if (UnicodeText.Problem(text) is string problem)
+                {
+                    throw new KalInputException("UnsupportedJsonValue", $"The body {problem} and cannot be sent.", "Body", text);
+                }
+
                 return Utf8.GetBytes(text);
             }
 

@@ -9,7 +9,8 @@ namespace Kalbio.Core.Api
     /// The record ids seen so far, each with the position of its record: the duplicate check of a submission. Ids are
     /// kept as UTF-8 bytes in 1 MB blocks with an open-addressing table of ints, about 30 bytes an id (a
     /// Dictionary&lt;string, int&gt; costs about 100 with the strings it keeps alive), so that a million ids do not
-    /// hold on to a hundred megabytes. Ids that are not valid UTF-16 text, or longer than 64 KB, go to a dictionary.
+    /// hold on to a hundred megabytes. Ids that are not valid UTF-16 text, or longer than 64 KB, go to a dictionary (a
+    /// submission refuses ids with a lone surrogate before they get here; the set still keeps them apart on its own).
     /// </summary>
     internal sealed class RecordIdSet
     {

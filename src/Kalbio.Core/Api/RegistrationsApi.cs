@@ -75,6 +75,12 @@ namespace Kalbio.Core.Api
                 writer.WriteString("status", status);
                 if (message != null)
                 {
+                    // Utf8JsonWriter would write U+FFFD for a lone surrogate: the message is refused rather than sent altered.
+                    if (UnicodeText.Problem(message) is string problem)
+                    {
+                        throw new KalInputException("UnsupportedJsonValue", $"The message {problem} and cannot be sent as JSON.", "Message", message);
+                    }
+
                     writer.WriteString("message", message);
                 }
 

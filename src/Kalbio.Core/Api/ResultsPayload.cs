@@ -71,6 +71,12 @@ namespace Kalbio.Core.Api
                 throw new KalInputException("InvalidKeyFieldName", "A key field name is empty. Give the names of the data fields that identify a record, e.g. id, name.", "KeyFieldName");
             }
 
+            CheckText(message, "The message", "Message");
+            for (int i = 0; keyFieldNames != null && i < keyFieldNames.Count; i++)
+            {
+                CheckText(keyFieldNames[i], $"Key field name {i + 1}", "KeyFieldName");
+            }
+
             Status = status;
             _values = values;
             if (expectedRecordIds != null)
@@ -93,8 +99,8 @@ namespace Kalbio.Core.Api
             _writer.WriteString(StatusName, status);
             if (!string.IsNullOrEmpty(message))
             {
-                WriteText(MessageName, message!, "message");
-                WriteText(ErrorMessageName, message!, "message");
+                _writer.WriteString(MessageName, message!);
+                _writer.WriteString(ErrorMessageName, message!);
             }
 
             if (keyFieldNames != null)
@@ -152,6 +158,11 @@ namespace Kalbio.Core.Api
                 return Invalid(index, recordId, "RecordStatusMissing", "has no status. Give each record a status such as matched, not_found, created or error.", source);
             }
 
+            if (Unsendable(recordId!, status!, errorMessage, out bool badId) is string field)
+            {
+                return Invalid(index, badId ? null : recordId, "UnsupportedJsonValue", $"has {field} and cannot be sent as JSON.", source);
+            }
+
             if (!_positions.TryAdd(recordId!, index, out int first))
             {
                 return Invalid(index, recordId, "DuplicateRecordId", $"repeats the record_id of records[{first}]. Each record may have only one result.", source);
@@ -176,11 +187,6 @@ namespace Kalbio.Core.Api
             catch (KalInputException ex)
             {
                 return Invalid(index, recordId, ex.ErrorId, ex.Message, ex.Target ?? source, ex, asSentence: true);
-            }
-            catch (ArgumentException ex)
-            {
-                // Utf8JsonWriter refuses text with a lone surrogate, which has no UTF-8 form.
-                return Invalid(index, recordId, "UnsupportedJsonValue", "has text that is not valid Unicode (a lone surrogate character), which cannot be sent as JSON.", source, ex);
             }
 
             return null;
@@ -271,16 +277,24 @@ namespace Kalbio.Core.Api
             writer.WriteEndObject();
         }
 
-        private void WriteText(JsonEncodedText name, string text, string what)
+        // Utf8JsonWriter would write U+FFFD for a lone surrogate: such text is refused rather than sent altered.
+        private static void CheckText(string? text, string what, string parameter)
         {
-            try
+            if (text != null && UnicodeText.Problem(text) is string problem)
             {
-                _writer!.WriteString(name, text);
+                throw new KalInputException("UnsupportedJsonValue", $"{what} {problem} and cannot be sent as JSON.", parameter, text);
             }
-            catch (ArgumentException ex)
-            {
-                throw new KalInputException("UnsupportedJsonValue", $"The {what} has text that is not valid Unicode (a lone surrogate character), which cannot be sent as JSON.", null, text, ex);
-            }
+        }
+
+        /// <summary>Which of the record's own fields has a lone surrogate (checked before the id enters the set), or null.</summary>
+        private static string? Unsendable(string recordId, string status, string? errorMessage, out bool badId)
+        {
+            string? problem = UnicodeText.Problem(recordId);
+            badId = problem != null;
+            return badId ? "a record_id that " + problem
+                : UnicodeText.Problem(status) is string inStatus ? "a status that " + inStatus
+                : errorMessage != null && UnicodeText.Problem(errorMessage) is string inMessage ? "an error_message that " + inMessage
+                : null;
         }
 
         private KalInputException Invalid(int index, string? recordId, string errorId, string problem, object? source, Exception? inner = null, bool asSentence = false)

@@ -31,6 +31,12 @@ namespace Kalbio.Core.Http
                 throw Invalid(path, "The path is empty. Give a path relative to the API, e.g. 'programs' or 'records/<id>'.");
             }
 
+            // Uri would percent-encode a lone surrogate as U+FFFD, calling another address than the one given.
+            if (UnicodeText.Problem(path) is string problem)
+            {
+                throw Invalid(path, $"The path {problem} and cannot be sent in a URL.");
+            }
+
             if (path.Any(char.IsControl))
             {
                 throw Invalid(path, "The path contains a control character (such as a line break or NUL). Give the path alone.");
@@ -110,6 +116,8 @@ namespace Kalbio.Core.Http
                     throw new KalInputException("InvalidQuery", "A query parameter has an empty name. Give each query parameter a name.", "Query");
                 }
 
+                CheckQueryText(parameter.Key, "The query parameter name", parameter.Key);
+
                 object? value = Adapt(parameter.Value, adapt);
                 IEnumerable values = value is IEnumerable sequence && !(value is string) && !(value is IDictionary)
                     ? sequence
@@ -122,6 +130,8 @@ namespace Kalbio.Core.Http
                         continue;
                     }
 
+                    CheckQueryText(formatted, $"The query value for '{parameter.Key}'", item);
+
                     if (text.Length > 0)
                     {
                         text.Append('&');
@@ -132,6 +142,15 @@ namespace Kalbio.Core.Http
             }
 
             return text.ToString();
+        }
+
+        // Uri.EscapeDataString would encode a lone surrogate as U+FFFD.
+        private static void CheckQueryText(string text, string what, object? target)
+        {
+            if (UnicodeText.Problem(text) is string problem)
+            {
+                throw new KalInputException("InvalidQuery", $"{what} {problem} and cannot be sent in a URL.", "Query", target);
+            }
         }
 
         private static object? Adapt(object? value, Func<object, object?>? adapt) => value != null && adapt != null ? adapt(value) : value;

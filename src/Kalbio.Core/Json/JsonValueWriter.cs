@@ -137,10 +137,10 @@ namespace Kalbio.Core.Json
                     writer.WriteBase64StringValue(bytes);
                     return;
                 case JsonElement element:
-                    element.WriteTo(writer);
+                    WriteParsed(writer, element);
                     return;
                 case JsonDocument document:
-                    document.RootElement.WriteTo(writer);
+                    WriteParsed(writer, document.RootElement);
                     return;
                 case IDictionary dictionary:
                     WriteDictionary(writer, dictionary);
@@ -159,25 +159,50 @@ namespace Kalbio.Core.Json
         [MethodImpl(HotPath.Optimize)]
         private void WriteString(Utf8JsonWriter writer, string name, string text)
         {
-            try
-            {
-                writer.WriteString(name, text);
-            }
-            catch (ArgumentException ex)
-            {
-                throw new KalInputException("UnsupportedJsonValue", $"The text at {Path()} (or its name) is not valid Unicode (it has a lone surrogate character) and cannot be sent as JSON.", null, text, ex);
-            }
+            CheckName(name);
+            CheckText(text);
+            writer.WriteString(name, text);
         }
 
         private void WriteString(Utf8JsonWriter writer, string text)
         {
+            CheckText(text);
+            writer.WriteStringValue(text);
+        }
+
+        private void WritePropertyName(Utf8JsonWriter writer, string name)
+        {
+            CheckName(name);
+            writer.WritePropertyName(name);
+        }
+
+        // Utf8JsonWriter would write U+FFFD for a lone surrogate: the text is refused rather than sent altered.
+        private void CheckText(string text)
+        {
+            if (UnicodeText.Problem(text) is string problem)
+            {
+                throw new KalInputException("UnsupportedJsonValue", $"The text at {Path()} {problem} and cannot be sent as JSON.", null, text);
+            }
+        }
+
+        private void CheckName(string name)
+        {
+            if (UnicodeText.Problem(name) is string problem)
+            {
+                throw new KalInputException("UnsupportedJsonValue", $"The field name at {Path()} {problem} and cannot be sent as JSON.", null, name);
+            }
+        }
+
+        private void WriteParsed(Utf8JsonWriter writer, JsonElement element)
+        {
             try
             {
-                writer.WriteStringValue(text);
+                element.WriteTo(writer);
             }
-            catch (ArgumentException ex)
+            catch (InvalidOperationException ex)
             {
-                throw new KalInputException("UnsupportedJsonValue", $"The text at {Path()} is not valid Unicode (it has a lone surrogate character) and cannot be sent as JSON.", null, text, ex);
+                // Parsed JSON keeps its text as written; an escaped lone surrogate ("\ud800") fails only here.
+                throw new KalInputException("UnsupportedJsonValue", $"The JSON at {Path()} cannot be sent as JSON: {ex.Message}", null, element, ex);
             }
         }
 
@@ -206,6 +231,7 @@ namespace Kalbio.Core.Json
             IDictionaryEnumerator entries = dictionary.GetEnumerator();
             while (entries.MoveNext())
             {
+                // Stryker disable once NullCoalescing : Convert.ToString of a string is that string; the cast only saves the call for the common case
                 string name = entries.Key as string ?? Convert.ToString(entries.Key, CultureInfo.InvariantCulture) ?? string.Empty;
                 object? value = entries.Value;
                 _path.Add(name);
@@ -216,7 +242,7 @@ namespace Kalbio.Core.Json
                 }
                 else
                 {
-                    writer.WritePropertyName(name);
+                    WritePropertyName(writer, name);
                     WriteValue(writer, value);
                 }
 
@@ -234,8 +260,8 @@ namespace Kalbio.Core.Json
             writer.WriteStartObject();
             foreach (KeyValuePair<string, object?> property in view)
             {
-                writer.WritePropertyName(property.Key);
                 _path.Add(property.Key);
+                WritePropertyName(writer, property.Key);
                 WriteValue(writer, property.Value);
                 _path.RemoveAt(_path.Count - 1);
             }
