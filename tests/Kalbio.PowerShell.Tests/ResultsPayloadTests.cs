@@ -146,6 +146,86 @@ namespace Kalbio.PowerShell.Tests
         }
 
         [Fact]
+        public void A_deferred_duplicate_check_finds_repeats_across_batches_with_their_lines_and_nothing_is_sent()
+        {
+            using ResultsPayloadBuilder builder = Builder();
+            builder.DeferDuplicateCheck();
+            for (int i = 0; i < 10_000; i++)
+            {
+                // records[5000] repeats records[10]; records[9999] repeats records[4097], posted in another batch.
+                string id = i == 5000 ? "r10" : i == 9999 ? "r4097" : "r" + i;
+                Assert.Null(builder.Add(id, "matched", null, null, line: i + 2));
+            }
+
+            Assert.Equal(0, builder.InvalidRecordCount);
+            var problems = builder.TakeDeferredProblems();
+            Assert.Equal(2, problems.Count);
+            Assert.Equal("DuplicateRecordId", problems[0].Problem.ErrorId);
+            Assert.Equal("records[5000] (record_id 'r10') repeats the record_id of records[10]. Each record may have only one result.", problems[0].Problem.Message);
+            Assert.Equal(5002, problems[0].Line);
+            Assert.Equal("records[9999] (record_id 'r4097') repeats the record_id of records[4097]. Each record may have only one result.", problems[1].Problem.Message);
+            Assert.Equal(10_001, problems[1].Line);
+            Assert.Equal(2, builder.InvalidRecordCount);
+            Assert.False(builder.CanSend);
+            Assert.Empty(builder.TakeDeferredProblems());
+            var refused = Assert.Throws<KalInputException>(() => builder.Complete());
+            Assert.Equal("RecordResultsInvalid", refused.ErrorId);
+            Assert.StartsWith("2 record results are invalid (of 10,000)", refused.Message);
+        }
+
+        [Fact]
+        public void A_deferred_duplicate_check_gives_the_body_of_the_immediate_one_and_is_waited_for_by_Complete()
+        {
+            string Body(bool deferred, bool repeat)
+            {
+                using ResultsPayloadBuilder builder = Builder(expected: Enumerable.Range(0, 9000).Select(i => "r" + i).Append("absent"));
+                if (deferred)
+                {
+                    builder.DeferDuplicateCheck();
+                }
+
+                for (int i = 0; i < 9000; i++)
+                {
+                    builder.Add("r" + i, "matched", Data(("n", i)), null);
+                }
+
+                if (repeat)
+                {
+                    // Not taken: Complete must still wait for the check and refuse.
+                    builder.Add("r8999", "matched", null, null);
+                }
+
+                try
+                {
+                    return Text(builder);
+                }
+                catch (KalInputException ex)
+                {
+                    return ex.ErrorId + ": " + ex.Message;
+                }
+            }
+
+            Assert.Equal(Body(deferred: false, repeat: false), Body(deferred: true, repeat: false));
+            Assert.StartsWith("RecordIdsNotAsExpected: The results do not match the expected record ids: 1 expected record has no result ('absent')", Body(deferred: true, repeat: false));
+            Assert.StartsWith("RecordResultsInvalid: 1 record result is invalid (of 9,001)", Body(deferred: true, repeat: true));
+        }
+
+        [Fact]
+        public void Disposing_a_builder_mid_file_stops_its_deferred_check()
+        {
+            var builder = Builder();
+            builder.DeferDuplicateCheck();
+            for (int i = 0; i < 100_000; i++)
+            {
+                builder.Add("r" + (i % 50_000), "matched", null, null);
+            }
+
+            Task disposing = Task.Run(builder.Dispose);
+            Assert.True(disposing.Wait(TimeSpan.FromSeconds(30)), "Dispose waits for the check's thread, which must end once no more ids come.");
+            Assert.Equal(0, builder.Length);
+        }
+
+        [Fact]
         public void Results_must_cover_exactly_the_expected_ids()
         {
             using ResultsPayloadBuilder builder = Builder(expected: Enumerable.Range(1, 15).Select(i => "r" + i).ToList());

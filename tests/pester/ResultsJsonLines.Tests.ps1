@@ -127,14 +127,15 @@ Describe 'Submit-KalRegistrationResult -Path with JSON Lines: validation sends n
             '{"record_id":"r6","status":"matched",}'
         )
         $outcome = Invoke-Refused @{ Path = $jsonl }
+        # A file's repeated ids are found on another thread while it is read, so they come after its other problems.
         ($outcome.Errors.FullyQualifiedErrorId -replace ',Kalbio.PowerShell.Commands.SubmitKalRegistrationResultCommand$') -join ' ' |
-            Should -Be 'ResultsLineNotAnObject RecordIdMissing DuplicateRecordId ResultsLineNotJson ResultsLineNotJson ResultsLineNotJson'
+            Should -Be 'ResultsLineNotAnObject RecordIdMissing ResultsLineNotJson ResultsLineNotJson ResultsLineNotJson DuplicateRecordId'
         $outcome.Errors[0].Exception.Message | Should -BeLike 'Line 3 of bad.jsonl: records`[1`] is a JSON array, not a record object such as {"record_id": "r1", "status": "matched", "data": {...}}.'
         $outcome.Errors[1].Exception.Message | Should -BeLike 'Line 4 of bad.jsonl: records`[2`] has no record_id.*'
-        $outcome.Errors[2].Exception.Message | Should -BeLike "Line 5 of bad.jsonl: records``[3``] (record_id 'r1') repeats the record_id of records``[0``]*"
-        $outcome.Errors[3].Exception.Message | Should -BeLike "Line 6 of bad.jsonl: records``[4``] (record_id 'r4') is not valid JSON (*)."
-        $outcome.Errors[4].Exception.Message | Should -BeLike "Line 7 of bad.jsonl: records``[5``] (record_id 'r5') is not valid JSON (*)."
-        $outcome.Errors[5].Exception.Message | Should -Be "Line 8 of bad.jsonl: records[6] (record_id 'r6') is not valid JSON (The JSON object contains a trailing comma at the end which is not supported in this mode.)."
+        $outcome.Errors[2].Exception.Message | Should -BeLike "Line 6 of bad.jsonl: records``[4``] (record_id 'r4') is not valid JSON (*)."
+        $outcome.Errors[3].Exception.Message | Should -BeLike "Line 7 of bad.jsonl: records``[5``] (record_id 'r5') is not valid JSON (*)."
+        $outcome.Errors[4].Exception.Message | Should -Be "Line 8 of bad.jsonl: records[6] (record_id 'r6') is not valid JSON (The JSON object contains a trailing comma at the end which is not supported in this mode.)."
+        $outcome.Errors[5].Exception.Message | Should -BeLike "Line 5 of bad.jsonl: records``[3``] (record_id 'r1') repeats the record_id of records``[0``]*"
         $outcome.Errors[0].CategoryInfo.Category | Should -Be 'InvalidData'
         $outcome.Terminating.FullyQualifiedErrorId | Should -BeLike 'RecordResultsInvalid,*'
         $outcome.Terminating.Exception.Message | Should -BeLike '6 record results are invalid (of 7); nothing was sent.*'

@@ -59,6 +59,7 @@ namespace Kalbio.Core.Api
             using CsvDataReader reader = CreateReader(text, options, path);
             Columns columns = FindColumns(reader, dataColumns, name);
             var data = new CsvRowData(reader, columns.Data, columns.DataNames);
+            builder.DeferDuplicateCheck();
             char[] raw = new char[1024];
             int line = 2;
             int rows = 0;
@@ -80,11 +81,16 @@ namespace Kalbio.Core.Api
                     status(recordStatus);
                 }
 
-                KalInputException? problem = builder.Add(recordId, recordStatus, data, errorMessage);
+                KalInputException? problem = builder.Add(recordId, recordStatus, data, errorMessage, line: firstLine);
                 if (problem != null)
                 {
                     report(ResultsFile.AtLine(problem, firstLine, path));
                 }
+            }
+
+            foreach ((KalInputException problem, int at) in builder.TakeDeferredProblems())
+            {
+                report(ResultsFile.AtLine(problem, at, path));
             }
         }
 

@@ -43,6 +43,7 @@ namespace Kalbio.Core.Api
             using FileStream stream = ResultsFile.Open(path);
             var record = new LineRecord(dataKeys);
             var lines = new LineSplitter(stream);
+            builder.DeferDuplicateCheck();
             while (lines.Next(out ReadOnlySpan<byte> line))
             {
                 if (lines.Number % CheckStopEvery == 0)
@@ -65,7 +66,7 @@ namespace Kalbio.Core.Api
                 {
                     problem = record.Parse(line) is { } unreadable
                         ? builder.Reject(unreadable.ErrorId, unreadable.Problem, record.RecordId, null)
-                        : Add(builder, record, status);
+                        : Add(builder, record, status, lines.Number);
                 }
                 finally
                 {
@@ -77,16 +78,21 @@ namespace Kalbio.Core.Api
                     report(ResultsFile.AtLine(problem, lines.Number, path));
                 }
             }
+
+            foreach ((KalInputException problem, int at) in builder.TakeDeferredProblems())
+            {
+                report(ResultsFile.AtLine(problem, at, path));
+            }
         }
 
-        private static KalInputException? Add(ResultsPayloadBuilder builder, LineRecord record, Action<string> status)
+        private static KalInputException? Add(ResultsPayloadBuilder builder, LineRecord record, Action<string> status, int line)
         {
             if (record.Status != null)
             {
                 status(record.Status);
             }
 
-            return builder.Add(record.RecordId, record.Status, record.Data, record.ErrorMessage);
+            return builder.Add(record.RecordId, record.Status, record.Data, record.ErrorMessage, line: line);
         }
 
         private static ReadOnlySpan<byte> WithoutByteOrderMark(ReadOnlySpan<byte> line, string path)

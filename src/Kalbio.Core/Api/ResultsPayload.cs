@@ -51,6 +51,8 @@ namespace Kalbio.Core.Api
         private bool _recordsOpen;
         private int _count;
         private int _unexpectedCount;
+        private DuplicateIdCheck? _deferredIds;
+        private bool _deferredTaken;
 
         /// <param name="status"><c>success</c> or <c>error</c>.</param>
         /// <param name="message">Sent as both <c>message</c> and <c>error_message</c>; left out when null or empty.</param>
@@ -136,15 +138,44 @@ namespace Kalbio.Core.Api
         /// Validates and writes the next record. Returns null when it is valid, else the problem (position, id and what
         /// is wrong) for the caller to report; the builder then refuses to complete.
         /// </summary>
-        public KalInputException? Add(string? recordId, string? status, object? data, string? errorMessage, object? source = null) =>
-            Add(recordId, status, new ObjectRecordData(_values, data), errorMessage, source);
+        public KalInputException? Add(string? recordId, string? status, object? data, string? errorMessage, object? source = null, int line = 0) =>
+            Add(recordId, status, new ObjectRecordData(_values, data), errorMessage, source, line);
 
         /// <summary>
-        /// <see cref="Add(string?, string?, object?, string?, object?)"/> with the data written by <paramref name="data"/>:
+        /// From now on, repeated record ids are found on another thread (<see cref="DuplicateIdCheck"/>) and reported
+        /// by <see cref="TakeDeferredProblems"/> rather than by <see cref="Add{TData}"/>: for a results file, read at
+        /// once, whose problems name lines; the pipeline's rows keep the check at each row.
+        /// </summary>
+        public void DeferDuplicateCheck() => _deferredIds ??= new DuplicateIdCheck(_positions);
+
+        /// <summary>
+        /// With <see cref="DeferDuplicateCheck"/>: waits for the check, and returns each repeated id's problem with the
+        /// line given to <see cref="Add{TData}"/>; each counts as an invalid record. Empty without it, or the second time.
+        /// </summary>
+        public IReadOnlyList<(KalInputException Problem, int Line)> TakeDeferredProblems()
+        {
+            var problems = new List<(KalInputException, int)>();
+            if (_deferredIds is null || _deferredTaken)
+            {
+                return problems;
+            }
+
+            _deferredTaken = true;
+            foreach (Duplicate duplicate in _deferredIds.Finish())
+            {
+                problems.Add((DuplicateId(duplicate.Position, duplicate.Id, duplicate.FirstPosition, null), duplicate.Line));
+            }
+
+            return problems;
+        }
+
+        /// <summary>
+        /// <see cref="Add(string?, string?, object?, string?, object?, int)"/> with the data written by <paramref name="data"/>:
         /// a struct, so that this method is compiled for each kind of data (a host object, a CSV row) without boxing.
         /// </summary>
         [MethodImpl(HotPath.Optimize)]
-        public KalInputException? Add<TData>(string? recordId, string? status, TData data, string? errorMessage, object? source = null)
+        /// <param name="line">With <see cref="DeferDuplicateCheck"/>: given back with this record's duplicate problem.</param>
+        public KalInputException? Add<TData>(string? recordId, string? status, TData data, string? errorMessage, object? source = null, int line = 0)
             where TData : struct, IRecordDataWriter
         {
             int index = _count++;
@@ -163,9 +194,13 @@ namespace Kalbio.Core.Api
                 return Invalid(index, badId ? null : recordId, "UnsupportedJsonValue", $"has {field} and cannot be sent as JSON.", source);
             }
 
-            if (!_positions.TryAdd(recordId!, index, out int first))
+            if (_deferredIds != null)
             {
-                return Invalid(index, recordId, "DuplicateRecordId", $"repeats the record_id of records[{first}]. Each record may have only one result.", source);
+                _deferredIds.Post(recordId!, index, line);
+            }
+            else if (!_positions.TryAdd(recordId!, index, out int first))
+            {
+                return DuplicateId(index, recordId!, first, source);
             }
 
             if (_expected != null && !_expected.Contains(recordId!))
@@ -199,6 +234,8 @@ namespace Kalbio.Core.Api
         /// <summary>Finishes the body; throws when any record was invalid or the ids differ from the expected ones.</summary>
         public ResultsPayload Complete()
         {
+            // A caller that deferred the check and did not take its problems still gets none of them sent.
+            TakeDeferredProblems();
             string? mismatch = DescribeMismatch();
             if (InvalidRecordCount > 0)
             {
@@ -230,6 +267,7 @@ namespace Kalbio.Core.Api
         public void Dispose()
         {
             DropBody();
+            _deferredIds?.Dispose();
 
             // Stryker disable once Statement : the discard writer writes into one reused array and holds nothing to release
             _discardWriter?.Dispose();
@@ -296,6 +334,9 @@ namespace Kalbio.Core.Api
                 : errorMessage != null && UnicodeText.Problem(errorMessage) is string inMessage ? "an error_message that " + inMessage
                 : null;
         }
+
+        private KalInputException DuplicateId(int index, string recordId, int first, object? source) =>
+            Invalid(index, recordId, "DuplicateRecordId", $"repeats the record_id of records[{first.ToString(CultureInfo.InvariantCulture)}]. Each record may have only one result.", source);
 
         private KalInputException Invalid(int index, string? recordId, string errorId, string problem, object? source, Exception? inner = null, bool asSentence = false)
         {

@@ -1,0 +1,145 @@
+using System;
+using System.Collections.Concurrent;
+using System.Collections.Generic;
+using System.Threading;
+using System.Threading.Tasks;
+
+namespace Kalbio.Core.Api
+{
+    /// <summary>
+    /// The duplicate-id check of a results file, on a thread of its own. The reader posts each record's id and goes on
+    /// writing the body while this thread adds the ids to a <see cref="RecordIdSet"/>, whose probes wait on memory: at
+    /// a million ids they are about a third of reading a file, and the other core is idle then. The duplicates are
+    /// known once <see cref="Finish"/> returns; the builder does not complete a body before that.
+    /// </summary>
+    internal sealed class DuplicateIdCheck : IDisposable
+    {
+        private const int BatchSize = 4096;
+
+        // Bounded, so that a reader far ahead of the check holds at most this many batches of ids.
+        private readonly BlockingCollection<Posted[]> _batches = new BlockingCollection<Posted[]>(16);
+        private readonly RecordIdSet _ids;
+        private readonly List<Duplicate> _duplicates = new List<Duplicate>();
+        private readonly Task _worker;
+        private Posted[] _batch = new Posted[BatchSize];
+        private int _filled;
+        private Exception? _failure;
+        private bool _finished;
+
+        public DuplicateIdCheck(RecordIdSet ids)
+        {
+            _ids = ids;
+            _worker = Task.Factory.StartNew(Check, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        }
+
+        /// <summary>Queues <paramref name="id"/> of the record at <paramref name="position"/>; <paramref name="line"/> comes back with a duplicate.</summary>
+        public void Post(string id, int position, int line)
+        {
+            _batch[_filled++] = new Posted(id, position, line);
+            if (_filled == BatchSize)
+            {
+                _batches.Add(_batch);
+                _batch = new Posted[BatchSize];
+                _filled = 0;
+            }
+        }
+
+        /// <summary>Waits until every posted id is checked; the duplicates, in the order they were posted.</summary>
+        public IReadOnlyList<Duplicate> Finish()
+        {
+            if (!_finished)
+            {
+                _finished = true;
+                if (_filled > 0)
+                {
+                    Array.Resize(ref _batch, _filled);
+                    _batches.Add(_batch);
+                }
+
+                _batches.CompleteAdding();
+                _worker.Wait();
+                if (_failure != null)
+                {
+                    throw new InvalidOperationException("The duplicate record id check failed.", _failure);
+                }
+            }
+
+            return _duplicates;
+        }
+
+        public void Dispose()
+        {
+            if (!_finished)
+            {
+                _finished = true;
+                _batches.CompleteAdding();
+                _worker.Wait();
+            }
+
+            _batches.Dispose();
+        }
+
+        private void Check()
+        {
+            foreach (Posted[] batch in _batches.GetConsumingEnumerable())
+            {
+                // After a failure the rest is only taken off the queue, so that the reader never waits on a full one.
+                if (_failure != null)
+                {
+                    continue;
+                }
+
+                try
+                {
+                    foreach (Posted posted in batch)
+                    {
+                        if (!_ids.TryAdd(posted.Id, posted.Position, out int first))
+                        {
+                            _duplicates.Add(new Duplicate(posted.Id, posted.Position, first, posted.Line));
+                        }
+                    }
+                }
+                catch (Exception ex)
+                {
+                    _failure = ex;
+                }
+            }
+        }
+
+        private readonly struct Posted
+        {
+            public Posted(string id, int position, int line)
+            {
+                Id = id;
+                Position = position;
+                Line = line;
+            }
+
+            public string Id { get; }
+
+            public int Position { get; }
+
+            public int Line { get; }
+        }
+    }
+
+    /// <summary>A record whose id an earlier record already had.</summary>
+    internal readonly struct Duplicate
+    {
+        public Duplicate(string id, int position, int firstPosition, int line)
+        {
+            Id = id;
+            Position = position;
+            FirstPosition = firstPosition;
+            Line = line;
+        }
+
+        public string Id { get; }
+
+        public int Position { get; }
+
+        public int FirstPosition { get; }
+
+        public int Line { get; }
+    }
+}
