@@ -18,7 +18,7 @@ namespace Kalbio.Core.Api
 
         // Bounded, so that a reader far ahead of the check holds at most this many batches of ids.
         private readonly BlockingCollection<Posted[]> _batches = new BlockingCollection<Posted[]>(16);
-        private readonly RecordIdSet _ids;
+        private readonly Func<string, int, int> _add;
         private readonly List<Duplicate> _duplicates = new List<Duplicate>();
         private readonly Task _worker;
         private Posted[] _batch = new Posted[BatchSize];
@@ -26,9 +26,16 @@ namespace Kalbio.Core.Api
         private Exception? _failure;
         private bool _finished;
 
+        /// <param name="ids">The set the ids go to; the caller reads it only after <see cref="Finish"/>.</param>
         public DuplicateIdCheck(RecordIdSet ids)
+            : this((id, position) => ids.TryAdd(id, position, out int first) ? -1 : first)
         {
-            _ids = ids;
+        }
+
+        /// <param name="add">Adds an id at a position: -1 when it is new, else the position it had first.</param>
+        internal DuplicateIdCheck(Func<string, int, int> add)
+        {
+            _add = add;
             _worker = Task.Factory.StartNew(Check, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         }
 
@@ -50,12 +57,9 @@ namespace Kalbio.Core.Api
             if (!_finished)
             {
                 _finished = true;
-                if (_filled > 0)
-                {
-                    Array.Resize(ref _batch, _filled);
-                    _batches.Add(_batch);
-                }
-
+                // The last, partly filled batch (empty when the ids filled whole batches, which costs nothing).
+                Array.Resize(ref _batch, _filled);
+                _batches.Add(_batch);
                 _batches.CompleteAdding();
                 _worker.Wait();
                 if (_failure != null)
@@ -76,8 +80,12 @@ namespace Kalbio.Core.Api
                 _worker.Wait();
             }
 
+            // Stryker disable once Statement : releases the collection's wait handles, which nothing observes once its thread has ended
             _batches.Dispose();
         }
+
+        /// <summary>True once the checking thread has ended (after <see cref="Finish"/> or <see cref="Dispose"/>).</summary>
+        internal bool IsStopped => _worker.IsCompleted;
 
         private void Check()
         {
@@ -93,7 +101,8 @@ namespace Kalbio.Core.Api
                 {
                     foreach (Posted posted in batch)
                     {
-                        if (!_ids.TryAdd(posted.Id, posted.Position, out int first))
+                        int first = _add(posted.Id, posted.Position);
+                        if (first >= 0)
                         {
                             _duplicates.Add(new Duplicate(posted.Id, posted.Position, first, posted.Line));
                         }

@@ -148,6 +148,9 @@ namespace Kalbio.Core.Api
         /// </summary>
         public void DeferDuplicateCheck() => _deferredIds ??= new DuplicateIdCheck(_positions);
 
+        /// <summary>The deferred check, when there is one (for tests).</summary>
+        internal DuplicateIdCheck? DeferredCheck => _deferredIds;
+
         /// <summary>
         /// With <see cref="DeferDuplicateCheck"/>: waits for the check, and returns each repeated id's problem with the
         /// line given to <see cref="Add{TData}"/>; each counts as an invalid record. Empty without it, or the second time.
