@@ -17,11 +17,11 @@ namespace Kalbio.Core.Api
         private const int BatchSize = 4096;
 
         // Bounded, so that a reader far ahead of the check holds at most this many batches of ids.
-        private readonly BlockingCollection<Posted[]> _batches = new BlockingCollection<Posted[]>(16);
+        private readonly BlockingCollection<(string Id, int Position, int Line)[]> _batches = new BlockingCollection<(string Id, int Position, int Line)[]>(16);
         private readonly Func<string, int, int> _add;
         private readonly List<Duplicate> _duplicates = new List<Duplicate>();
         private readonly Task _worker;
-        private Posted[] _batch = new Posted[BatchSize];
+        private (string Id, int Position, int Line)[] _batch = new (string, int, int)[BatchSize];
         private int _filled;
         private Exception? _failure;
         private bool _finished;
@@ -42,11 +42,11 @@ namespace Kalbio.Core.Api
         /// <summary>Queues <paramref name="id"/> of the record at <paramref name="position"/>; <paramref name="line"/> comes back with a duplicate.</summary>
         public void Post(string id, int position, int line)
         {
-            _batch[_filled++] = new Posted(id, position, line);
+            _batch[_filled++] = (id, position, line);
             if (_filled == BatchSize)
             {
                 _batches.Add(_batch);
-                _batch = new Posted[BatchSize];
+                _batch = new (string, int, int)[BatchSize];
                 _filled = 0;
             }
         }
@@ -89,7 +89,7 @@ namespace Kalbio.Core.Api
 
         private void Check()
         {
-            foreach (Posted[] batch in _batches.GetConsumingEnumerable())
+            foreach ((string Id, int Position, int Line)[] batch in _batches.GetConsumingEnumerable())
             {
                 // After a failure the rest is only taken off the queue, so that the reader never waits on a full one.
                 if (_failure != null)
@@ -99,7 +99,7 @@ namespace Kalbio.Core.Api
 
                 try
                 {
-                    foreach (Posted posted in batch)
+                    foreach ((string Id, int Position, int Line) posted in batch)
                     {
                         int first = _add(posted.Id, posted.Position);
                         if (first >= 0)
@@ -113,22 +113,6 @@ namespace Kalbio.Core.Api
                     _failure = ex;
                 }
             }
-        }
-
-        private readonly struct Posted
-        {
-            public Posted(string id, int position, int line)
-            {
-                Id = id;
-                Position = position;
-                Line = line;
-            }
-
-            public string Id { get; }
-
-            public int Position { get; }
-
-            public int Line { get; }
         }
     }
 
