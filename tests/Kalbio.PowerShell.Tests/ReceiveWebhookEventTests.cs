@@ -309,11 +309,14 @@ namespace Kalbio.PowerShell.Tests
 
             public List<string> Information => Copy(_shell.Streams.Information).Select(i => i.MessageData.ToString()!).ToList();
 
-            public static Receiver Start(HostedPowerShell host, string parameters)
+            public static Receiver Start(HostedPowerShell host, string parameters) => StartScript(host, "Receive-KalWebhookEvent " + parameters);
+
+            /// <summary>Runs a whole script around Receive-KalWebhookEvent (e.g. importing a test command for downstream first).</summary>
+            public static Receiver StartScript(HostedPowerShell host, string script)
             {
                 var shell = System.Management.Automation.PowerShell.Create();
                 shell.Runspace = host.Runspace;
-                shell.AddScript("Receive-KalWebhookEvent " + parameters);
+                shell.AddScript(script);
                 return new Receiver(shell);
             }
 

@@ -132,6 +132,29 @@ namespace Kalbio.PowerShell.Tests
         }
 
         [Fact]
+        public async Task An_event_whose_downstream_returns_normally_from_Ctrl_C_stays_in_the_spool()
+        {
+            // Start-Sleep and many compiled commands end their work early and return normally when stopped; the
+            // event they were given was not processed, so it must not leave the spool.
+            string script = $"Import-Module '{typeof(WaitTestStopCommand).Assembly.Location}'; Receive-KalWebhookEvent -Port {_port} -SpoolPath '{Spool}' | Wait-TestStop";
+            using (var receiver = Receiver.StartScript(_host, script))
+            {
+                await receiver.WaitUntilListeningAsync(_port);
+                using (HttpResponseMessage answer = await _http.PostAsync(Url, ReceiveWebhookEventTests.Json(WithId("f-1", "ev-f-1"))))
+                {
+                    Assert.Equal(HttpStatusCode.Accepted, answer.StatusCode);
+                }
+
+                Assert.True(await WaitTestStopCommand.Holding.WaitAsync(Patience), "The event never reached the downstream command.");
+                receiver.Stop();
+            }
+
+            Assert.Single(Directory.GetFiles(Spool, "*.event.json"));
+            string finished = Path.Combine(Spool, "finished.log");
+            Assert.False(File.Exists(finished) && File.ReadAllText(finished).Contains("ev-f-1", StringComparison.Ordinal), "The event was logged as processed.");
+        }
+
+        [Fact]
         public async Task Events_left_in_the_spool_by_Ctrl_C_or_a_throwing_downstream_come_first_oldest_first_on_the_next_start()
         {
             using (var receiver = Receiver.Start(_host, $"-Port {_port} -SpoolPath '{Spool}' | ForEach-Object {{ Start-Sleep -Seconds 60 }}"))
@@ -476,5 +499,27 @@ namespace Kalbio.PowerShell.Tests
                 _stop.Dispose();
             }
         }
+    }
+
+    /// <summary>A downstream command that holds each item until Ctrl+C and then returns normally, as Start-Sleep does.</summary>
+    [Cmdlet("Wait", "TestStop")]
+    public sealed class WaitTestStopCommand : PSCmdlet, IDisposable
+    {
+        internal static readonly SemaphoreSlim Holding = new SemaphoreSlim(0);
+
+        private readonly ManualResetEventSlim _stopped = new ManualResetEventSlim();
+
+        [Parameter(ValueFromPipeline = true)]
+        public object? InputObject { get; set; }
+
+        protected override void ProcessRecord()
+        {
+            Holding.Release();
+            _stopped.Wait();
+        }
+
+        protected override void StopProcessing() => _stopped.Set();
+
+        public void Dispose() => _stopped.Dispose();
     }
 }
