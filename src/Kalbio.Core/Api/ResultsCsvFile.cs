@@ -88,10 +88,7 @@ namespace Kalbio.Core.Api
                 }
             }
 
-            foreach ((KalInputException problem, int at) in builder.TakeDeferredProblems())
-            {
-                report(ResultsFile.AtLine(problem, at, path));
-            }
+            ResultsFile.ReportRepeatedIds(builder, report, path);
         }
 
         private static CsvDataReader CreateReader(TextReader text, CsvDataReaderOptions options, string path)
@@ -231,6 +228,7 @@ namespace Kalbio.Core.Api
             private readonly CsvDataReader _reader;
             private readonly int[] _ordinals;
             private readonly JsonEncodedText[] _names;
+            // One reused array, held in an array so that this readonly struct can replace it when a field is longer.
             private readonly char[][] _scratch;
 
             public CsvRowData(CsvDataReader reader, int[] ordinals, string[] names)

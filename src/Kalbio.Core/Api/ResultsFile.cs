@@ -29,6 +29,15 @@ namespace Kalbio.Core.Api
             }
         }
 
+        /// <summary>Once a file is read: the repeated ids its builder's deferred check found, each with its line.</summary>
+        public static void ReportRepeatedIds(ResultsPayloadBuilder builder, Action<KalInputException> report, string path)
+        {
+            foreach ((KalInputException problem, int line) in builder.TakeDeferredProblems())
+            {
+                report(AtLine(problem, line, path));
+            }
+        }
+
         /// <summary>A record's problem, prefixed with the line it starts on: <c>Line 4 of results.csv: records[2] ...</c>.</summary>
         public static KalInputException AtLine(KalInputException problem, int line, string path) =>
             new KalInputException(problem.ErrorId, $"Line {line.ToString(CultureInfo.InvariantCulture)} of {Path.GetFileName(path)}: {problem.Message}", null, path, problem.InnerException);

@@ -79,10 +79,7 @@ namespace Kalbio.Core.Api
                 }
             }
 
-            foreach ((KalInputException problem, int at) in builder.TakeDeferredProblems())
-            {
-                report(ResultsFile.AtLine(problem, at, path));
-            }
+            ResultsFile.ReportRepeatedIds(builder, report, path);
         }
 
         private static KalInputException? Add(ResultsPayloadBuilder builder, LineRecord record, Action<string> status, int line)
