@@ -4,10 +4,12 @@ using System.Collections.Generic;
 using System.IO;
 using System.Linq;
 using System.Management.Automation;
+using System.Management.Automation.Runspaces;
 using System.Net;
 using System.Net.Http;
 using System.Net.Security;
 using System.Net.Sockets;
+using System.Reflection;
 using System.Security.Authentication;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
@@ -152,6 +154,45 @@ namespace Kalbio.PowerShell.Tests
             Assert.Single(Directory.GetFiles(Spool, "*.event.json"));
             string finished = Path.Combine(Spool, "finished.log");
             Assert.False(File.Exists(finished) && File.ReadAllText(finished).Contains("ev-f-1", StringComparison.Ordinal), "The event was logged as processed.");
+        }
+
+        [Theory]
+        [InlineData(false)]
+        [InlineData(true)]
+        public async Task An_event_whose_downstream_returns_normally_before_Ctrl_C_reaches_the_listener_is_not_called_processed(bool spooled)
+        {
+            // PowerShell marks the pipeline Stopping, stops the commands nested downstream, and only then the listener's
+            // own pipeline (Cmdlet.Stopping). A downstream command cut short in between may return normally; the
+            // test command returns as soon as the stop is asked for and holds the stopping thread until the listener
+            // has acted on that return (seen once, rarely, with ForEach-Object { Start-Sleep } on a busy machine).
+            string spool = spooled ? $" -SpoolPath '{Spool}'" : string.Empty;
+            string script = $"Import-Module '{typeof(ReturnTestOnStopRequestCommand).Assembly.Location}'; Receive-KalWebhookEvent -Port {_port}{spool} | Return-TestOnStopRequest";
+            HttpResponseMessage answer;
+            using (var receiver = Receiver.StartScript(_host, script))
+            {
+                await receiver.WaitUntilListeningAsync(_port);
+                Task<HttpResponseMessage> sending = _http.PostAsync(Url, ReceiveWebhookEventTests.Json(WithId("f-1", "ev-f-1")));
+                Assert.True(await ReturnTestOnStopRequestCommand.Holding.WaitAsync(Patience), "The event never reached the downstream command.");
+
+                receiver.Stop();
+                answer = await sending;
+            }
+
+            using (answer)
+            {
+                if (spooled)
+                {
+                    Assert.Equal(HttpStatusCode.Accepted, answer.StatusCode);
+                    Assert.Single(Directory.GetFiles(Spool, "*.event.json"));
+                    string finished = Path.Combine(Spool, "finished.log");
+                    Assert.False(File.Exists(finished) && File.ReadAllText(finished).Contains("ev-f-1", StringComparison.Ordinal), "The event was logged as processed.");
+                }
+                else
+                {
+                    Assert.Equal(HttpStatusCode.ServiceUnavailable, answer.StatusCode);
+                    Assert.NotNull(answer.Headers.RetryAfter);
+                }
+            }
         }
 
         [Fact]
@@ -498,6 +539,51 @@ namespace Kalbio.PowerShell.Tests
                 Listener.Dispose();
                 _stop.Dispose();
             }
+        }
+    }
+
+    /// <summary>
+    /// A downstream command that returns normally as soon as a stop of its pipeline is asked for, before PowerShell
+    /// stops any command, and holds the stopping thread until it has returned and the listener has had time to act.
+    /// </summary>
+    [Cmdlet("Return", "TestOnStopRequest")]
+    public sealed class ReturnTestOnStopRequestCommand : PSCmdlet, IDisposable
+    {
+        internal static readonly SemaphoreSlim Holding = new SemaphoreSlim(0);
+
+        private static readonly TimeSpan ActTime = TimeSpan.FromMilliseconds(500);
+
+        private readonly ManualResetEventSlim _stopAsked = new ManualResetEventSlim();
+        private readonly ManualResetEventSlim _returned = new ManualResetEventSlim();
+
+        [Parameter(ValueFromPipeline = true)]
+        public object? InputObject { get; set; }
+
+        protected override void ProcessRecord()
+        {
+            const BindingFlags Internal = BindingFlags.Instance | BindingFlags.NonPublic;
+            object processor = CommandRuntime.GetType().GetProperty("PipelineProcessor", Internal)!.GetValue(CommandRuntime)!;
+            var pipeline = (Pipeline)processor.GetType().GetProperty("LocalPipeline", Internal)!.GetValue(processor)!;
+            pipeline.StateChanged += (_, e) =>
+            {
+                // Raised on the stopping thread before it stops any command.
+                if (e.PipelineStateInfo.State == PipelineState.Stopping)
+                {
+                    _stopAsked.Set();
+                    _returned.Wait(TimeSpan.FromSeconds(30));
+                    Thread.Sleep(ActTime);
+                }
+            };
+
+            Holding.Release();
+            _stopAsked.Wait();
+            _returned.Set();
+        }
+
+        public void Dispose()
+        {
+            _stopAsked.Dispose();
+            _returned.Dispose();
         }
     }
 

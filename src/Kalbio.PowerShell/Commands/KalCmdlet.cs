@@ -1,7 +1,5 @@
 using System;
 using System.Management.Automation;
-using System.Reflection;
-using System.Runtime.ExceptionServices;
 using System.Threading;
 using System.Threading.Tasks;
 using Kalbio.Core;
@@ -126,7 +124,7 @@ namespace Kalbio.PowerShell.Commands
             {
                 emit(item);
             }
-            catch (Exception ex) when (IsStopUpstream(ex) || StoppedByStopUpstream())
+            catch (Exception ex) when (PipelineInternals.IsStopUpstream(ex) || PipelineInternals.StoppedByStopUpstream(this))
             {
                 // Select-Object -First N: the item was taken, and the commands upstream are told to stop.
                 handoff?.Written();
@@ -138,32 +136,15 @@ namespace Kalbio.PowerShell.Commands
                 throw;
             }
 
+            if (handoff != null && PipelineInternals.StopRequested(this))
+            {
+                // Ctrl+C reached the commands downstream first and one returned normally: the item may not have been
+                // processed, so its sender must not be told it was.
+                handoff.Failed();
+                throw new PipelineStoppedException();
+            }
+
             handoff?.Written();
-        }
-
-        // Select-Object -First throws this internal PowerShell type once it has its items. The pipeline records it as its
-        // first terminating error and throws a plain PipelineStoppedException out of our WriteObject; only the record,
-        // read by reflection (no public API tells), says the stop was asked for, not a failure.
-        private const string StopUpstreamType = "System.Management.Automation.StopUpstreamCommandsException";
-
-        private static bool IsStopUpstream(Exception exception) => exception.GetType().FullName == StopUpstreamType;
-
-        private bool StoppedByStopUpstream()
-        {
-            const BindingFlags Internal = BindingFlags.Instance | BindingFlags.NonPublic;
-            try
-            {
-                object? runtime = CommandRuntime;
-                object? processor = runtime?.GetType().GetProperty("PipelineProcessor", Internal)?.GetValue(runtime);
-                FieldInfo? field = processor?.GetType().GetField("_firstTerminatingError", Internal) ?? processor?.GetType().GetField("firstTerminatingError", Internal);
-                object? first = field?.GetValue(processor);
-                Exception? source = first is ExceptionDispatchInfo captured ? captured.SourceException : first as Exception;
-                return source != null && IsStopUpstream(source);
-            }
-            catch (Exception ex) when (ex is TargetInvocationException || ex is MemberAccessException || ex is AmbiguousMatchException)
-            {
-                return false;
-            }
         }
 
         /// <summary>Queues a progress update from any thread; at most one a second reaches the host.</summary>
