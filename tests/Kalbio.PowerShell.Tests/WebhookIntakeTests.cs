@@ -161,10 +161,10 @@ namespace Kalbio.PowerShell.Tests
         [InlineData(true)]
         public async Task An_event_whose_downstream_returns_normally_before_Ctrl_C_reaches_the_listener_is_not_called_processed(bool spooled)
         {
-            // PowerShell marks the pipeline Stopping, stops the commands nested downstream, and only then the listener's
-            // own pipeline (Cmdlet.Stopping). A downstream command cut short in between may return normally; the
-            // test command returns as soon as the stop is asked for and holds the stopping thread until the listener
-            // has acted on that return (seen once, rarely, with ForEach-Object { Start-Sleep } on a busy machine).
+            // PowerShell marks the pipeline Stopping before the stop reaches any command; a downstream command cut short
+            // has been seen to return normally while the listener's Cmdlet.Stopping was still false (rarely, with
+            // ForEach-Object { Start-Sleep } on a busy machine). The test command returns as soon as the stop is asked
+            // for and holds the stopping thread until the listener has acted on that return.
             string spool = spooled ? $" -SpoolPath '{Spool}'" : string.Empty;
             string script = $"Import-Module '{typeof(ReturnTestOnStopRequestCommand).Assembly.Location}'; Receive-KalWebhookEvent -Port {_port}{spool} | Return-TestOnStopRequest";
             HttpResponseMessage answer;

@@ -43,11 +43,12 @@ namespace Kalbio.PowerShell.Commands
         /// even before it reached this command.
         /// </summary>
         /// <remarks>
-        /// PowerShell first marks the running pipeline Stopping, then stops the pipelines nested in it (a command in a
-        /// ForEach-Object script block, say) before the one this command is in, and only then does
-        /// <see cref="Cmdlet.Stopping"/> turn true. In between, a downstream command whose work was cut short can return
-        /// normally, so a normal return is not proof that the item was processed. The state of the running pipeline
-        /// (public on <c>Pipeline</c>, reached through two internal properties) tells from the start.
+        /// PowerShell marks the running pipeline Stopping before the stop reaches any command. A downstream command cut
+        /// short by it (Start-Sleep in a ForEach-Object script block) has been seen to return normally while
+        /// <see cref="Cmdlet.Stopping"/> of the command upstream was still false (3-12 ms after the stop began; the
+        /// pipeline's state already Stopping), so a normal return is not proof that the item was processed. The state
+        /// of the running pipeline (public on <c>Pipeline</c>, reached through two internal properties) tells from the
+        /// start.
         /// </remarks>
         public static bool StopRequested(Cmdlet command)
         {
